@@ -1,0 +1,71 @@
+"""Every environment variable the service reads, read once and typed (SPEC §5)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+CommaFloats = Annotated[list[float], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """The service's configuration; field `x` is read from `AIOPS_X` unless aliased."""
+
+    model_config = SettingsConfigDict(env_prefix="AIOPS_", extra="ignore", populate_by_name=True)
+
+    mongodb_uri: str | None = Field(default=None, validation_alias="MONGODB_URI")
+    mongodb_db: str = "aiops"
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+
+    model: str = "gpt-4o-mini"
+    allowed_models: CommaList = Field(default_factory=list)
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    llm_max_retries: int = Field(default=1, ge=0, le=5)
+
+    cors_origins: CommaList = Field(default_factory=lambda: ["*"])
+    history_turns: int = Field(default=10, ge=0, le=50)
+    history_ttl_days: int = Field(default=30, ge=1, le=3650)
+    max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
+    max_input_chars: int = Field(default=8000, ge=1, le=100_000)
+
+    cpu_choices: CommaFloats = Field(default_factory=lambda: [0.1, 0.2, 0.5, 1, 2, 3, 4, 8])
+    memory_choices: CommaList = Field(
+        default_factory=lambda: ["64M", "128M", "256M", "512M", "1G", "2G", "4G", "8G", "16G"]
+    )
+    max_instances: int = Field(default=20, ge=1, le=1000)
+    max_storage_gi: int = Field(default=20, ge=1, le=100_000)
+    app_name_max: int = Field(default=25, ge=1, le=63)
+
+    @field_validator("allowed_models", "cors_origins", "cpu_choices", "memory_choices", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("cpu_choices")
+    @classmethod
+    def _sorted_cpu(cls, value: list[float]) -> list[float]:
+        if not value or any(v <= 0 for v in value):
+            raise ValueError("AIOPS_CPU_CHOICES needs positive numbers, e.g. 0.5,1,2")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _default_model_is_allowed(self) -> Settings:
+        if self.model not in self.allowed_models:
+            self.allowed_models = [self.model, *self.allowed_models]
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()
