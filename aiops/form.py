@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import math
+import re
+import shlex
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiops.settings import Settings
 
 FIELDS: tuple[str, ...] = (
     "app_name",
@@ -26,3 +37,929 @@ class Notice:
 
     field: str
     message: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The platform's allowed values: SPEC §2 defaults, changed per deployment by settings (§5)."""
+
+    cpu_choices: tuple[float, ...] = (0.1, 0.2, 0.5, 1, 2, 3, 4, 8)
+    memory_choices: tuple[str, ...] = ("64M", "128M", "256M", "512M", "1G", "2G", "4G", "8G", "16G")
+    max_instances: int = 20
+    max_storage_gi: int = 20
+    app_name_max: int = 25
+    max_env: int = 100  # environment variables
+    max_configmap: int = 20  # config files
+    max_storage_items: int = 20  # volumes
+    max_text_chars: int = 16384  # any one string in the form: a value, a file, a command
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The limits a deployment configured (`AIOPS_CPU_CHOICES` and friends)."""
+        return cls(
+            cpu_choices=tuple(_whole_as_int(choice) for choice in settings.cpu_choices),
+            memory_choices=tuple(settings.memory_choices),
+            max_instances=settings.max_instances,
+            max_storage_gi=settings.max_storage_gi,
+            app_name_max=settings.app_name_max,
+        )
+
+
+@dataclass
+class Normalised:
+    """The result of `normalise`: a complete form and what was changed or refused on the way."""
+
+    form: dict[str, Any]
+    warnings: list[Notice]
+    errors: list[Notice]
+
+
+def default_form() -> dict[str, Any]:
+    """A complete, valid form: what a new app starts from."""
+    return {
+        "app_name": "hello-world",
+        "image_name": "nginx",
+        "instance": 1,
+        "cpu": 0.2,
+        "memory": "256M",
+        "container_port": 80,
+        "public_access": False,
+        "command": "",
+        "parameters": "",
+        "environment": [],
+        "configmap": [],
+        "storage": [],
+    }
+
+
+def normalise(
+    values: Mapping[str, Any],
+    limits: Limits = Limits(),
+    previous: Mapping[str, Any] | None = None,
+) -> Normalised:
+    """The complete, valid form for `values`; never raises.
+
+    A field that cannot be normalised is reported in `errors` and takes its value from
+    `previous` (an already-normalised form) or else from the defaults; so does a missing field.
+    Keys that are not form fields are passed through untouched, after the fields.
+    """
+    warnings: list[Notice] = []
+    errors: list[Notice] = []
+    if not isinstance(values, Mapping):
+        errors.append(Notice("params", f"the form must be a JSON object; got {_kind(values)}"))
+        values = {}
+    form: dict[str, Any] = {}
+    for name in FIELDS:
+        if name not in values:
+            form[name] = _fallback(name, limits, previous)
+            continue
+        value, notes = _normalised_field(name, values[name], limits)
+        if notes.errors:
+            errors.extend(notes.errors)
+            form[name] = _fallback(name, limits, previous)
+        else:
+            warnings.extend(notes.warnings)
+            form[name] = value
+    form.update((key, value) for key, value in values.items() if key not in FIELDS)
+    return Normalised(form=form, warnings=warnings, errors=errors)
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level keys of `after` whose value differs from `before`, with their new value.
+
+    Types count: `true` is not `1` and `"1"` is not `1`, so that a front end merging the
+    changes gets the normalised types. Keys missing from `after` are not listed.
+    """
+    return {
+        key: value
+        for key, value in after.items()
+        if key not in before or not _same(before[key], value)
+    }
+
+
+def dumps_form(form: Mapping[str, Any]) -> str:
+    """The form as strict, compact JSON text (the answer's `GenParamsStr`)."""
+    return json.dumps(form, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+# --- the machinery of normalise -------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """A value that cannot be normalised; `where` refines the field name (`[1].value`)."""
+
+    def __init__(self, message: str, where: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+
+class _Notes:
+    """The warnings and errors of one field while it is being normalised."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.warnings: list[Notice] = []
+        self.errors: list[Notice] = []
+
+    def warn(self, message: str, where: str = "") -> None:
+        self.warnings.append(Notice(self.name + where, message))
+
+    def fail(self, message: str, where: str = "") -> None:
+        self.errors.append(Notice(self.name + where, message))
+
+
+_Normaliser = Callable[[Any, Limits, _Notes], Any]
+
+
+def _normalised_field(name: str, value: Any, limits: Limits) -> tuple[Any, _Notes]:
+    notes = _Notes(name)
+    try:
+        return _NORMALISERS[name](value, limits, notes), notes
+    except _Invalid as invalid:
+        notes.fail(invalid.message, invalid.where)
+        return None, notes
+
+
+def _fallback(name: str, limits: Limits, previous: Mapping[str, Any] | None) -> Any:
+    if previous is not None and name in previous:
+        return copy.deepcopy(previous[name])
+    return _default_within(name, limits)
+
+
+def _default_within(name: str, limits: Limits) -> Any:
+    """The default value of a field, fitted silently to limits that may exclude it."""
+    default = default_form()[name]
+    value, notes = _normalised_field(name, default, limits)
+    return default if notes.errors else value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values, where booleans, numbers and strings never equal each other."""
+    if a is b:
+        return True
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+# --- words for messages ------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    """What a value is, in JSON words: `a string`, `an object`..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _shown(value: Any, width: int = 40) -> str:
+    """A value as JSON for a message, cut to about `width` characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = _kind(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _listed(choices: Iterable[Any]) -> str:
+    return ", ".join(str(choice) for choice in choices)
+
+
+# --- numbers in words ----------------------------------------------------------------------------
+
+
+def _word_list(text: str) -> list[str]:
+    return text.split()
+
+
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5}
+_CHINESE_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
+_CHINESE_ZEROS = frozenset("零〇")
+_CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000}
+_ENGLISH_NUMBERS = {
+    word: number
+    for number, word in enumerate(
+        _word_list("zero one two three four five six seven eight nine ten eleven twelve")
+    )
+}
+
+
+def _cleaned(text: str) -> str:
+    """Text folded for parsing: full-width forms to ASCII (NFKC), trimmed, lower-case."""
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
+def _number(text: str) -> float | None:
+    """The number a short cleaned text spells (`2`, `0.5`, `两`, `十二`, `two`), else None."""
+    if _DECIMAL.fullmatch(text):
+        return float(text)
+    spelled = _chinese_number(text)
+    if spelled is None:
+        spelled = _ENGLISH_NUMBERS.get(text)
+    return None if spelled is None else float(spelled)
+
+
+def _chinese_number(text: str) -> int | None:
+    """The value of a Chinese numeral below 10000 (`三`, `十`, `二十五`, `一百零五`), else None."""
+    if text and all(char in _CHINESE_ZEROS for char in text):
+        return 0 if len(text) == 1 else None
+    total, digit, unit, after_unit = 0, None, 10_000, False
+    for char in text:
+        if char in _CHINESE_ZEROS and digit is None:
+            after_unit = False
+        elif char in _CHINESE_DIGITS and digit is None:
+            digit = _CHINESE_DIGITS[char]
+        elif char in _CHINESE_UNITS and _CHINESE_UNITS[char] < unit:
+            unit = _CHINESE_UNITS[char]
+            total += (1 if digit is None else digit) * unit
+            digit, after_unit = None, True
+        else:
+            return None
+    if digit is None:
+        return total or None
+    # A digit right after 百 or 千 counts in the next unit down: 两百五 is 250, 一百零五 is 105.
+    return total + digit * (unit // 10 if after_unit and unit >= 100 else 1)
+
+
+def _real(value: Any) -> float | None:
+    """A JSON number as a float (huge integers become infinite), else None; booleans are not."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return None
+
+
+def _whole_as_int(number: float) -> float:
+    """A whole number as an int (`1`, not `1.0`); others unchanged."""
+    number = float(number)
+    return int(number) if number.is_integer() else number
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _snapped_up(value: float, choices: Iterable[float]) -> float | None:
+    """The smallest choice at least `value`, or None when `value` is above them all."""
+    fitting = [choice for choice in choices if choice >= value or _close(choice, value)]
+    return min(fitting) if fitting else None
+
+
+# --- app_name --------------------------------------------------------------------------------
+
+
+def _app_name_rule(limits: Limits) -> str:
+    return (
+        'use lower-case letters, digits and "-", starting with a letter, '
+        f"at most {limits.app_name_max} characters"
+    )
+
+
+def _app_name(value: Any, limits: Limits, notes: _Notes) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"app_name must be a string; got {_kind(value)}; {_app_name_rule(limits)}")
+    name = _slug(value, limits.app_name_max)
+    if not name:
+        raise _Invalid(f"app_name {_shown(value)} has no letter to keep; {_app_name_rule(limits)}")
+    if name != value:
+        notes.warn(f"app_name {_shown(value)} became {_shown(name)}; {_app_name_rule(limits)}")
+    return name
+
+
+def _slug(text: str, max_chars: int) -> str:
+    """`text` as a name: lower-case ASCII letters, digits and single `-`, starting with a letter."""
+    name = re.sub(r"[^a-z0-9]+", "-", unicodedata.normalize("NFKC", text).lower())
+    name = re.sub(r"^[^a-z]+", "", name)
+    return name.rstrip("-")[:max_chars].rstrip("-")
+
+
+# --- image_name ------------------------------------------------------------------------------
+
+_IMAGE_MAX = 255
+_IMAGE_RULE = 'use [registry[:port]/]name[:tag][@digest], e.g. "nginx:1.27" or "ghcr.io/org/app:v2"'
+_DOMAIN = re.compile(
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(?::[0-9]+)?"
+)
+_PATH = re.compile(
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+)
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_DOCKER_COMMAND = re.compile(r"docker\s+(pull|run)\s+(.*)", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _DockerFlags:
+    """The options of one docker command: which take no value, which take the next token."""
+
+    short_switches: frozenset[str]
+    short_with_value: frozenset[str]
+    long_switches: frozenset[str]
+    long_with_value: frozenset[str]
+
+
+_PULL_FLAGS = _DockerFlags(
+    short_switches=frozenset("aq"),
+    short_with_value=frozenset(),
+    long_switches=frozenset({"all-tags", "quiet", "disable-content-trust", "help"}),
+    long_with_value=frozenset({"platform"}),
+)
+_RUN_FLAGS = _DockerFlags(
+    short_switches=frozenset("ditPq"),
+    short_with_value=frozenset("acehlmpuvw"),
+    long_switches=frozenset(
+        _word_list(
+            "detach interactive tty rm privileged init read-only publish-all oom-kill-disable "
+            "no-healthcheck disable-content-trust quiet help"
+        )
+    ),
+    long_with_value=frozenset(
+        _word_list(
+            "add-host annotation attach blkio-weight cap-add cap-drop cgroup-parent cgroupns "
+            "cidfile cpu-period cpu-quota cpu-shares cpus cpuset-cpus cpuset-mems device "
+            "detach-keys dns dns-option dns-search domainname entrypoint env env-file expose "
+            "gpus group-add health-cmd health-interval health-retries health-start-period "
+            "health-timeout hostname ip ip6 ipc isolation label label-file link log-driver "
+            "log-opt mac-address memory memory-reservation memory-swap mount name network net "
+            "network-alias pid pids-limit platform publish pull restart runtime security-opt "
+            "shm-size stop-signal stop-timeout storage-opt sysctl tmpfs ulimit user userns uts "
+            "volume volumes-from workdir"
+        )
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _ImageRef:
+    domain: str
+    path: str
+    tag: str
+    digest: str
+
+    @property
+    def repository(self) -> str:
+        return f"{self.domain}/{self.path}" if self.domain else self.path
+
+    @property
+    def text(self) -> str:
+        tag = f":{self.tag}" if self.tag else ""
+        digest = f"@{self.digest}" if self.digest else ""
+        return self.repository + tag + digest
+
+    @property
+    def floating(self) -> bool:
+        return not self.digest and self.tag in ("", "latest")
+
+
+def _image_name(value: Any, limits: Limits, notes: _Notes) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"image_name must be a string; got {_kind(value)}; {_IMAGE_RULE}")
+    text = value.strip()
+    image = _image_of_docker_command(text)
+    if image != text:
+        notes.warn(
+            f"image_name {_shown(text)} became {_shown(image)}: only the image of a docker "
+            "command is kept, its options and arguments (if any) are not applied"
+        )
+    ref = _parsed_image(image)
+    if ref.text != image:
+        notes.warn(
+            f"image_name {_shown(image)} became {_shown(ref.text)}: image names are lower-case"
+        )
+    if ref.floating:
+        notes.warn(
+            f"no version tag: `{ref.repository}` follows `latest`; pin a version such as "
+            f"`{ref.repository}:<version>` for repeatable deploys"
+        )
+    return ref.text
+
+
+def _image_of_docker_command(text: str) -> str:
+    """The image of `docker pull …`/`docker run …`, or `text` itself when it is no such command."""
+    command = _DOCKER_COMMAND.fullmatch(text)
+    if command is None:
+        return text
+    unclear = _Invalid(
+        f"image_name {_shown(text)}: cannot tell the image in this docker command; "
+        f"give the image alone, {_IMAGE_RULE}"
+    )
+    try:
+        tokens = shlex.split(command.group(2))
+    except ValueError:
+        raise unclear from None
+    pulling = command.group(1).lower() == "pull"
+    start = _first_operand(tokens, _PULL_FLAGS if pulling else _RUN_FLAGS)
+    # `docker run IMAGE ARGS…` runs ARGS in the image; `docker pull` takes the image alone.
+    if start is None or (pulling and len(tokens) > start + 1):
+        raise unclear
+    return tokens[start]
+
+
+def _first_operand(tokens: list[str], flags: _DockerFlags) -> int | None:
+    """The index of the first token that is not an option or an option's value; None if unclear."""
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token == "--":
+            index += 1
+            break
+        if not token.startswith("-") or token == "-":
+            break
+        width = _option_width(token, flags)
+        if width is None:
+            return None
+        index += width
+    return index if index < len(tokens) else None
+
+
+def _option_width(token: str, flags: _DockerFlags) -> int | None:
+    """How many tokens an option spans (1 or 2), or None for an option we do not know."""
+    if token.startswith("--"):
+        name, has_value, _ = token[2:].partition("=")
+        if name in flags.long_switches:
+            return 1
+        if name in flags.long_with_value:
+            return 1 if has_value else 2
+        return None
+    letters = token[1:]
+    for position, letter in enumerate(letters):
+        if letter in flags.short_with_value:
+            return 2 if position == len(letters) - 1 else 1
+        if letter not in flags.short_switches:
+            return None
+    return 1
+
+
+def _parsed_image(text: str) -> _ImageRef:
+    """The parts of an image reference, its path lower-cased; raises `_Invalid` when it is none."""
+    if not text:
+        raise _Invalid(f"image_name is empty; {_IMAGE_RULE}")
+    if re.search(r"\s", text):
+        raise _Invalid(f"image_name {_shown(text)} contains spaces; {_IMAGE_RULE}")
+    if len(text) > _IMAGE_MAX:
+        raise _Invalid(f"image_name has {len(text)} characters; at most {_IMAGE_MAX} are allowed")
+    name, _, digest = text.partition("@")
+    repository, tag = _split_tag(name)
+    domain, _, path = repository.partition("/")
+    if not path or not ("." in domain or ":" in domain or domain.lower() == "localhost"):
+        domain, path = "", repository
+    ref = _ImageRef(domain=domain, path=path.lower(), tag=tag, digest=digest)
+    if not _is_valid_image(ref, has_tag=":" in name[len(repository) :], has_digest="@" in text):
+        raise _Invalid(f"image_name {_shown(text)} is not an image reference; {_IMAGE_RULE}")
+    return ref
+
+
+def _split_tag(name: str) -> tuple[str, str]:
+    """`name` split into repository and tag: the tag follows the last `:` after the last `/`."""
+    head, slash, last = name.rpartition("/")
+    last, _, tag = last.partition(":")
+    return head + slash + last, tag
+
+
+def _is_valid_image(ref: _ImageRef, *, has_tag: bool, has_digest: bool) -> bool:
+    return (
+        (not ref.domain or _DOMAIN.fullmatch(ref.domain) is not None)
+        and _PATH.fullmatch(ref.path) is not None
+        and (not has_tag or _TAG.fullmatch(ref.tag) is not None)
+        and (not has_digest or _DIGEST.fullmatch(ref.digest) is not None)
+    )
+
+
+# --- instance --------------------------------------------------------------------------------
+
+_INSTANCE_WORDS = re.compile(
+    r"(?P<number>.+?)\s*"
+    r"(?:个实例|个副本|个节点|个容器|个|实例|副本|台|份|instances?|replicas?|copies|copy|pods?)?"
+)
+
+
+def _instance(value: Any, limits: Limits, notes: _Notes) -> int:
+    rule = f"use a whole number from 1 to {limits.max_instances}"
+    count = _count(value)
+    if count is None:
+        raise _Invalid(f"instance {_shown(value)} is not a whole number; {rule}")
+    kept = min(max(count, 1), limits.max_instances)
+    if kept != count:
+        notes.warn(f"instance {_shown(value)} is out of range; set to {kept:g} ({rule})")
+    return int(kept)
+
+
+def _count(value: Any) -> float | None:
+    """A whole number (or an infinite one) from a number or words like `两个实例`, else None."""
+    number = _real(value)
+    if number is None and isinstance(value, str):
+        words = _INSTANCE_WORDS.fullmatch(_cleaned(value))
+        number = _number(words.group("number")) if words else None
+    if number is None or (math.isfinite(number) and not number.is_integer()):
+        return None
+    return number
+
+
+# --- cpu -------------------------------------------------------------------------------------
+
+_CPU_WORDS = re.compile(
+    r"(?P<number>.+?)\s*"
+    r"(?P<unit>m|millicores?|millicpus?|cores?|vcpus?|cpus?|c|个?核心?|个?v?cpus?)?"
+)
+_MILLI_UNITS = frozenset({"m", "millicore", "millicores", "millicpu", "millicpus"})
+
+
+def _cpu(value: Any, limits: Limits, notes: _Notes) -> float:
+    choices = sorted(limits.cpu_choices)
+    rule = f"use one of {_listed(_whole_as_int(choice) for choice in choices)}"
+    cores = _cores(value)
+    if cores is None:
+        raise _Invalid(f"cpu {_shown(value)} is not a number of cores; {rule}")
+    if cores <= 0 or not choices:
+        raise _Invalid(f"cpu {_shown(value)} must be more than 0 cores; {rule}")
+    chosen = _snapped_up(cores, choices)
+    if chosen is None:
+        chosen = choices[-1]
+        notes.warn(f"cpu {_shown(value)} is above the maximum; set to {_whole_as_int(chosen)}")
+    elif not _close(chosen, cores):
+        notes.warn(f"cpu {_shown(value)} rounded up to {_whole_as_int(chosen)} ({rule})")
+    return _whole_as_int(chosen)
+
+
+def _cores(value: Any) -> float | None:
+    """A number of cores from a number or words like `500m`, `2 cores`, `2核`, `半核`, else None."""
+    number = _real(value)
+    if number is not None or not isinstance(value, str):
+        return number
+    words = _CPU_WORDS.fullmatch(_cleaned(value))
+    if words is None:
+        return None
+    spelled = words.group("number")
+    cores = 0.5 if spelled == "半" else _number(spelled)
+    if cores is not None and words.group("unit") in _MILLI_UNITS:
+        return cores / 1000
+    return cores
+
+
+# --- memory and sizes ------------------------------------------------------------------------
+
+_SIZE_WORDS = re.compile(r"(?P<number>.+?)\s*(?P<unit>[kmgt]i?b?)?")
+_MIB_PER_UNIT = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+
+
+def _memory(value: Any, limits: Limits, notes: _Notes) -> str:
+    choices = _memory_choices(limits)
+    rule = f"use one of {_listed(label for _, label in choices)}"
+    mib = _mebibytes(value, bare_unit="m")
+    if mib is None:
+        raise _Invalid(f"memory {_shown(value)} is not a size; {rule}")
+    if mib <= 0 or not choices:
+        raise _Invalid(f"memory {_shown(value)} must be more than 0; {rule}")
+    fitting = [(size, label) for size, label in choices if size >= mib or _close(size, mib)]
+    if not fitting:
+        notes.warn(f"memory {_shown(value)} is above the maximum; set to {choices[-1][1]}")
+        return choices[-1][1]
+    size, label = fitting[0]
+    if not _close(size, mib):
+        notes.warn(f"memory {_shown(value)} rounded up to {label} ({rule})")
+    return label
+
+
+def _memory_choices(limits: Limits) -> list[tuple[float, str]]:
+    """Allowed memory labels with their size in MiB, smallest first; unreadable ones left out."""
+    sized = ((_mebibytes(label, bare_unit="m"), label) for label in limits.memory_choices)
+    return sorted((size, label) for size, label in sized if size is not None and size > 0)
+
+
+def _mebibytes(value: Any, bare_unit: str) -> float | None:
+    """A size in MiB from a number (in `bare_unit`) or text (`512Mi`, `1.5G`, `1GB`), else None."""
+    number = _real(value)
+    if number is not None:
+        return number * _MIB_PER_UNIT[bare_unit]
+    if not isinstance(value, str):
+        return None
+    words = _SIZE_WORDS.fullmatch(_cleaned(value))
+    number = _number(words.group("number")) if words else None
+    if words is None or number is None:
+        return None
+    return number * _MIB_PER_UNIT[(words.group("unit") or bare_unit)[0]]
+
+
+# --- container_port --------------------------------------------------------------------------
+
+
+def _container_port(value: Any, limits: Limits, notes: _Notes) -> int:
+    number = _real(value)
+    if number is None and isinstance(value, str) and _DECIMAL.fullmatch(_cleaned(value)):
+        number = float(_cleaned(value))
+    if number is None or not (1 <= number <= 65535) or not number.is_integer():
+        raise _Invalid(
+            f"container_port {_shown(value)} is not a port; use a whole number from 1 to 65535"
+        )
+    return int(number)
+
+
+# --- public_access ---------------------------------------------------------------------------
+
+_TRUE_WORDS = frozenset({"true", "yes", "y", "on", "1", "enabled", "是", "开启", "打开", "开"})
+_FALSE_WORDS = frozenset({"false", "no", "n", "off", "0", "disabled", "否", "关闭", "关", ""})
+
+
+def _public_access(value: Any, limits: Limits, notes: _Notes) -> bool:
+    if isinstance(value, bool):
+        return value
+    if _real(value) in (0.0, 1.0):
+        return bool(value)
+    if isinstance(value, str) and _cleaned(value) in _TRUE_WORDS | _FALSE_WORDS:
+        return _cleaned(value) in _TRUE_WORDS
+    raise _Invalid(f"public_access {_shown(value)} is not a yes/no value; use true or false")
+
+
+# --- command and parameters ------------------------------------------------------------------
+
+
+def _argv_text(value: Any, limits: Limits, notes: _Notes) -> str:
+    """`command`/`parameters`: a trimmed string, or a list of words as its JSON text."""
+    rule = "use a string or a list of strings"
+    if value is None:
+        text = ""
+    elif isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, list | tuple):
+        text = json.dumps(_words(value, notes.name, rule), ensure_ascii=False) if value else ""
+    else:
+        raise _Invalid(f"{notes.name} must be a string or a list; got {_kind(value)}; {rule}")
+    return _within_text_limit(text, limits, notes.name)
+
+
+def _words(items: Iterable[Any], name: str, rule: str) -> list[str]:
+    words = []
+    for index, item in enumerate(items):
+        word = item if isinstance(item, str) else _number_text(item)
+        if word is None:
+            raise _Invalid(f"{name} item {index} is {_kind(item)}; {rule}", f"[{index}]")
+        words.append(word)
+    return words
+
+
+def _number_text(value: Any) -> str | None:
+    """A JSON number as text (`8080`, `1.5`), else None."""
+    if isinstance(value, bool) or _real(value) is None:
+        return None
+    try:
+        return str(value)
+    except ValueError:  # an integer past Python's digit limit, which JSON parsers refuse too
+        return None
+
+
+def _within_text_limit(text: str, limits: Limits, what: str, where: str = "") -> str:
+    if len(text) > limits.max_text_chars:
+        raise _Invalid(
+            f"{what} has {len(text)} characters; at most {limits.max_text_chars} are allowed",
+            where,
+        )
+    return text
+
+
+# --- environment -----------------------------------------------------------------------------
+
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+_ENV_NAME_RULE = 'use letters, digits, "-", "_" and ".", not starting with a digit'
+_ENV_SHAPE = 'use a list of {"name", "value"}, an object {"NAME": "value"} or "NAME=value" lines'
+
+
+def _environment(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]]:
+    variables: dict[str, str] = {}
+    for name, raw, where in _env_pairs(value, notes):
+        try:
+            text = _env_value(name, raw, limits, where)
+        except _Invalid as invalid:
+            notes.fail(invalid.message, invalid.where)
+            continue
+        if name in variables:
+            notes.warn(
+                f"environment variable {_shown(name)} is set twice; the last value is kept", where
+            )
+        variables[name] = text
+    if len(variables) > limits.max_env:
+        raise _Invalid(
+            f"environment has {len(variables)} variables; at most {limits.max_env} are allowed"
+        )
+    return [{"name": name, "value": text} for name, text in variables.items()]
+
+
+def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
+    """(name, raw value, where) of every variable given; shapes we cannot read are noted."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return _env_lines(value.splitlines(), notes, skip_comments=True)
+    if isinstance(value, Mapping):
+        return [(str(name).strip(), raw, f".{str(name).strip()}") for name, raw in value.items()]
+    if not isinstance(value, list | tuple):
+        raise _Invalid(f"environment is {_kind(value)}; {_ENV_SHAPE}")
+    pairs = []
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            pairs.extend(_env_lines([item], notes, skip_comments=False, where=f"[{index}]"))
+        elif isinstance(item, Mapping) and isinstance(_first(item, ("name", "key")), str):
+            name = _first(item, ("name", "key")).strip()
+            pairs.append((name, item.get("value"), f".{name}"))
+        else:
+            notes.fail(f"environment item {index} is not a variable; {_ENV_SHAPE}", f"[{index}]")
+    return pairs
+
+
+def _env_lines(
+    lines: Iterable[str], notes: _Notes, *, skip_comments: bool, where: str = ""
+) -> list[tuple[str, Any, str]]:
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+        text = re.sub(r"^export\s+", "", line.strip())
+        if skip_comments and (not text or text.startswith("#")):
+            continue
+        name, equals, raw = text.partition("=")
+        if not equals:
+            notes.fail(f"environment line {number} {_shown(line)} is not NAME=value", where)
+            continue
+        pairs.append((name.strip(), _unquoted(raw.strip()), f".{name.strip()}"))
+    return pairs
+
+
+def _unquoted(text: str) -> str:
+    """A dotenv value without its surrounding quotes."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _env_value(name: str, raw: Any, limits: Limits, where: str) -> str:
+    """The value of a valid variable as a string; raises `_Invalid` for a bad name or value."""
+    if not _ENV_NAME.fullmatch(name):
+        raise _Invalid(
+            f"environment variable name {_shown(name)} is not allowed; {_ENV_NAME_RULE}", where
+        )
+    if raw is None:
+        return ""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    text = raw if isinstance(raw, str) else _number_text(raw)
+    if text is None:
+        raise _Invalid(
+            f"environment variable {_shown(name)} has {_kind(raw)} as value; use a string", where
+        )
+    return _within_text_limit(text, limits, f"the value of {_shown(name)}", where)
+
+
+def _first(item: Mapping[str, Any], keys: Iterable[str]) -> Any:
+    """The first of `keys` that `item` gives a non-null value, else None."""
+    return next((item[key] for key in keys if item.get(key) is not None), None)
+
+
+# --- configmap and storage -------------------------------------------------------------------
+
+_MOUNT_PATH = re.compile(r"/[0-9a-zA-Z_/][0-9a-zA-Z_/.-]*[0-9a-zA-Z_/]")
+_MOUNT_PATH_RULE = 'use an absolute path of letters, digits, "_", "/", "." and "-", e.g. "/data"'
+
+
+def _configmap(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]]:
+    files: dict[str, str] = {}
+    for index, item in _objects(value, notes, 'objects {"file_path", "file_content"}'):
+        where = f"[{index}]"
+        try:
+            path = _mount_path(
+                _first(item, ("file_path", "mountPath", "mount_path", "path")),
+                limits,
+                f"{where}.file_path",
+            )
+            content = _file_content(
+                _first(item, ("file_content", "value", "content")), limits, where
+            )
+        except _Invalid as invalid:
+            notes.fail(invalid.message, invalid.where)
+            continue
+        if path in files:
+            notes.warn(
+                f"file {_shown(path)} is given twice; the last one is kept", f"{where}.file_path"
+            )
+        files[path] = content
+    if len(files) > limits.max_configmap:
+        raise _Invalid(
+            f"configmap has {len(files)} files; at most {limits.max_configmap} are allowed"
+        )
+    return [{"file_path": path, "file_content": content} for path, content in files.items()]
+
+
+def _file_content(value: Any, limits: Limits, where: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _Invalid(
+            f"file_content is {_kind(value)}; use the file's text as a string",
+            f"{where}.file_content",
+        )
+    return _within_text_limit(value, limits, "file_content", f"{where}.file_content")
+
+
+def _storage(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, Any]]:
+    volumes: dict[str, int] = {}
+    for index, item in _objects(value, notes, 'objects {"capacity", "value"}'):
+        where = f"[{index}]"
+        try:
+            path = _mount_path(
+                _first(item, ("value", "mount_path", "path", "mountPath")), limits, f"{where}.value"
+            )
+            capacity = _capacity(item.get("capacity"), limits, notes, f"{where}.capacity")
+        except _Invalid as invalid:
+            notes.fail(invalid.message, invalid.where)
+            continue
+        if path in volumes:
+            notes.warn(
+                f"mount path {_shown(path)} is given twice; the last one is kept", f"{where}.value"
+            )
+        volumes[path] = capacity
+    if len(volumes) > limits.max_storage_items:
+        raise _Invalid(
+            f"storage has {len(volumes)} volumes; at most {limits.max_storage_items} are allowed"
+        )
+    return [{"capacity": capacity, "value": path} for path, capacity in volumes.items()]
+
+
+def _objects(value: Any, notes: _Notes, shape: str) -> list[tuple[int, Mapping[str, Any]]]:
+    """The (index, item) of every object in a list field (`null` is empty); others are noted."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise _Invalid(f"{notes.name} is {_kind(value)}; use a list of {shape}")
+    objects = []
+    for index, item in enumerate(value):
+        if isinstance(item, Mapping):
+            objects.append((index, item))
+        else:
+            notes.fail(f"{notes.name} item {index} is {_kind(item)}; use {shape}", f"[{index}]")
+    return objects
+
+
+def _mount_path(value: Any, limits: Limits, where: str) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"the path is {_kind(value)}; {_MOUNT_PATH_RULE}", where)
+    path = _within_text_limit(value.strip(), limits, "the path", where)
+    if not _MOUNT_PATH.fullmatch(path):
+        raise _Invalid(f"path {_shown(path)} is not allowed; {_MOUNT_PATH_RULE}", where)
+    return path
+
+
+def _capacity(value: Any, limits: Limits, notes: _Notes, where: str) -> int:
+    rule = f'use whole GiB from 1 to {limits.max_storage_gi}, e.g. 10 or "10Gi"'
+    mib = _mebibytes(value, bare_unit="g")
+    if mib is None:
+        raise _Invalid(f"capacity {_shown(value)} is not a size; {rule}", where)
+    gib = mib / 1024
+    if gib > limits.max_storage_gi:
+        notes.warn(
+            f"capacity {_shown(value)} is above the maximum; set to {limits.max_storage_gi}", where
+        )
+        return limits.max_storage_gi
+    if gib < 1:
+        notes.warn(f"capacity {_shown(value)} is below 1 GiB; set to 1 ({rule})", where)
+        return 1
+    whole = math.ceil(gib - 1e-9)
+    if not _close(whole, gib):
+        notes.warn(f"capacity {_shown(value)} rounded up to {whole} ({rule})", where)
+    return whole
+
+
+_NORMALISERS: dict[str, _Normaliser] = {
+    "app_name": _app_name,
+    "image_name": _image_name,
+    "instance": _instance,
+    "cpu": _cpu,
+    "memory": _memory,
+    "container_port": _container_port,
+    "public_access": _public_access,
+    "command": _argv_text,
+    "parameters": _argv_text,
+    "environment": _environment,
+    "configmap": _configmap,
+    "storage": _storage,
+}

@@ -1,0 +1,106 @@
+"""The API's shapes: the request model, the answer model and the error → status table (SPEC §1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+# code → HTTP status; every error answer carries one of these codes.
+ERROR_STATUS: dict[str, int] = {
+    "invalid_request": 400,
+    "missing_token": 401,
+    "invalid_token": 401,
+    "not_found": 404,
+    "conversation_not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "rate_limited": 429,
+    "internal_error": 500,
+    "bad_model_output": 502,
+    "upstream_error": 502,
+    "store_unavailable": 503,
+    "upstream_timeout": 504,
+}
+
+
+class ApiError(Exception):
+    """An answer other than 200: a status, a machine code and a message that says what to fix."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = ERROR_STATUS[code]
+        self.message = message
+        self.field = field
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, "code": self.code, "field": self.field}
+
+
+class GenRequest(BaseModel):
+    """The body of POST /gen. Unknown top-level keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user_input: StrictStr
+    openai_token: StrictStr | None = None
+    params: dict[str, Any]
+    parent_message_id: StrictStr | None = Field(default=None, max_length=128)
+    model: StrictStr | None = Field(default=None, max_length=200)
+
+    @field_validator("user_input")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("user_input is empty: describe what to deploy or change")
+        return value
+
+    @field_validator("parent_message_id", "model", "openai_token")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+
+class Warning_(BaseModel):
+    field: str
+    message: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    llm_calls: int = 0
+
+    def add(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            llm_calls=self.llm_calls + other.llm_calls,
+        )
+
+
+class GenAnswer(BaseModel):
+    """The 200 answer of POST /gen. Field names are the original contract's."""
+
+    GenParamsStr: str
+    MessageId: str
+    Changes: dict[str, Any]
+    Reply: str
+    Questions: list[str]
+    Warnings: list[Warning_]
+    Usage: Usage
+    Model: str

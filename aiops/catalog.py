@@ -1,0 +1,608 @@
+"""The image catalogue (SPEC §4): facts about popular images, taken from their official docs.
+
+Owns `catalog.json` and everything read from it:
+- the schema of the file (pydantic models that reject a malformed entry when the file loads);
+- loading it once, on first use (`get_catalog`);
+- finding the entries a request concerns, without a model call (`Catalog.match`): images named
+  in pasted docs (`docker run`, compose `image:`, `docker pull`, `FROM`), then names and aliases
+  in the text (English with word boundaries, Chinese as substrings), then the current image;
+- the compact facts sent to the model (`facts_for_prompt`);
+- the warnings raised when the form the model produced disagrees with the facts (`check_form`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aiops.form import Notice
+
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
+
+# The form's default memory choices (SPEC §2): an entry's minimum is one of them.
+MEMORY_CHOICES: tuple[str, ...] = ("64M", "128M", "256M", "512M", "1G", "2G", "4G", "8G", "16G")
+
+CATEGORIES: dict[str, str] = {
+    "database": "relational, document, time-series, graph and vector databases",
+    "cache": "in-memory caches and key-value stores",
+    "queue": "message queues, brokers and streaming",
+    "search": "search engines",
+    "web-server": "web servers and reverse proxies",
+    "cms": "blogs and content management systems",
+    "wiki": "wikis",
+    "git-ci": "git hosting, CI and artifact registries",
+    "monitoring": "monitoring, logs, tracing and dashboards",
+    "object-storage": "S3-compatible object storage",
+    "files": "file sharing, sync and browsing",
+    "auth": "identity, single sign-on, directories and password managers",
+    "automation": "workflow automation and job scheduling",
+    "ai-frontend": "chat front ends and LLM app builders",
+    "model-server": "model servers and model API gateways",
+    "tools": "database admin UIs, IDEs and configuration centres",
+}
+
+_MOUNT_PATH = r"^/[0-9a-zA-Z_/][0-9a-zA-Z_/.-]*[0-9a-zA-Z_/]$"
+_ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+# Characters that may separate the words of a name: "open webui", "open-webui", "wiki.js".
+_SEPARATORS = " ._-"
+# Last path segments too generic to identify an image on their own ("vaultwarden/server").
+_GENERIC_REPOSITORY_NAMES = frozenset({"server", "app", "api", "web", "core", "all-in-one"})
+# Suffixes of repository names that other publishers add: "mysql-server", "grafana-oss".
+_REPOSITORY_SUFFIXES = ("-server", "-oss", "-ce", "-ee", "-community", "-enterprise", "-alpine")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Port(_Strict):
+    """A port the container listens on; `http` ports can be published on a public HTTPS address."""
+
+    number: int = Field(ge=1, le=65535)
+    http: bool
+    purpose: str = ""
+
+
+class Volume(_Strict):
+    """A directory to persist, with a suggested size in GiB."""
+
+    path: str = Field(pattern=_MOUNT_PATH)
+    capacity_gi: int = Field(default=1, ge=1, le=20)
+    purpose: str = ""
+
+
+class EnvVar(_Strict):
+    """An environment variable of the image; `example` is never given for a secret."""
+
+    name: str = Field(pattern=_ENV_NAME)
+    meaning: str = Field(min_length=1)
+    required: bool = False
+    secret: bool = False
+    example: str | None = None
+
+    @model_validator(mode="after")
+    def _no_secret_example(self) -> EnvVar:
+        if self.secret and self.example is not None:
+            raise ValueError(f"{self.name} is secret: give no example value")
+        return self
+
+
+class Entry(_Strict):
+    """Facts about one image. `ports[0]` is the port to put in `container_port`."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    names: list[str] = Field(min_length=1)
+    image: str
+    category: str
+    ports: list[Port] = Field(min_length=1)
+    volumes: list[Volume]
+    env: list[EnvVar]
+    min_memory: str
+    web: bool
+    command: str = ""
+    parameters: str = ""
+    notes: str = ""
+    source: str = Field(pattern=r"^https://\S+$")
+
+    @field_validator("names")
+    @classmethod
+    def _names_are_words(cls, names: list[str]) -> list[str]:
+        if any(not name.strip() or name != name.strip() for name in names):
+            raise ValueError("names must be non-empty and have no surrounding spaces")
+        return names
+
+    @field_validator("image")
+    @classmethod
+    def _image_is_pinned(cls, image: str) -> str:
+        tag = image_tag(image)
+        if not image_repository(image) or image != image.lower():
+            raise ValueError(f"{image!r} is not a lower-case image reference")
+        if not tag or tag == "latest" or not any(ch.isdigit() for ch in tag):
+            raise ValueError(f"{image!r} needs a pinned version tag (not latest, not missing)")
+        return image
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, category: str) -> str:
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown category {category!r}; one of {', '.join(CATEGORIES)}")
+        return category
+
+    @field_validator("min_memory")
+    @classmethod
+    def _memory_choice(cls, memory: str) -> str:
+        if memory not in MEMORY_CHOICES:
+            raise ValueError(f"min_memory must be one of {', '.join(MEMORY_CHOICES)}")
+        return memory
+
+    @field_validator("command", "parameters")
+    @classmethod
+    def _json_argv(cls, text: str) -> str:
+        if text and not _is_json_argv(text):
+            raise ValueError("command and parameters are JSON array text, e.g. '[\"server\"]'")
+        return text
+
+    @model_validator(mode="after")
+    def _unique_items(self) -> Entry:
+        for what, keys in (
+            ("port", [p.number for p in self.ports]),
+            ("volume path", [v.path for v in self.volumes]),
+            ("variable", [e.name for e in self.env]),
+        ):
+            if len(keys) != len(set(keys)):
+                raise ValueError(f"{self.id}: a {what} is listed twice")
+        return self
+
+
+class CatalogFile(_Strict):
+    """The shape of catalog.json."""
+
+    about: str = ""
+    entries: list[Entry]
+
+
+class Catalog:
+    """The entries, with the indexes that find them: built once, then read-only."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.entries: list[Entry] = list(entries)
+        self._by_id: dict[str, Entry] = {}
+        for entry in self.entries:
+            if entry.id in self._by_id:
+                raise ValueError(f"catalogue id {entry.id!r} is used twice")
+            self._by_id[entry.id] = entry
+        self._by_repository = _repository_index(self.entries)
+        self._by_name = _name_index(self.entries)
+        spelled = sorted({_spelling(name) for entry in self.entries for name in _names_of(entry)})
+        ascii_names = [name for name in spelled if name.isascii()]
+        other_names = [name for name in spelled if not name.isascii()]
+        self._ascii_names = _bounded_pattern(ascii_names)
+        self._other_names = re.compile(_trie(other_names)) if other_names else None
+
+    @classmethod
+    def from_file(cls, path: Path = CATALOG_PATH) -> Catalog:
+        """The catalogue in a JSON file, validated."""
+        data = CatalogFile.model_validate_json(path.read_bytes())
+        return cls(data.entries)
+
+    def get(self, entry_id: str) -> Entry | None:
+        """The entry with this id, if any."""
+        return self._by_id.get(entry_id)
+
+    def for_image(self, image_name: str) -> Entry | None:
+        """The entry of an image reference: `bitnami/redis:7.2` → redis, `docker.io/library/mysql:8`
+        → mysql. Tries the full repository path, then its last segment as a name."""
+        repository = image_repository(image_name)
+        if not repository:
+            return None
+        if repository in self._by_repository:
+            return self._by_id[self._by_repository[repository]]
+        last = repository.rsplit("/", 1)[-1]
+        for candidate in (last, *_without_suffixes(last)):
+            entry_id = self._by_name.get(_squashed(candidate))
+            if entry_id:
+                return self._by_id[entry_id]
+        return None
+
+    def match(self, text: str, image_name: str | None = None, limit: int = 5) -> list[Entry]:
+        """The entries a request concerns, most relevant first, at most `limit`: images named in
+        pasted docs, then names in the text (in order of appearance), then the current image."""
+        found: dict[str, Entry] = {}
+        candidates = [
+            *(self.for_image(ref) for ref in image_references(text)),
+            *(self._by_id[entry_id] for entry_id in self._ids_named_in(text.lower())),
+            self.for_image(image_name) if image_name else None,
+        ]
+        for entry in candidates:
+            if entry is not None:
+                found.setdefault(entry.id, entry)
+        return list(found.values())[: max(limit, 0)]
+
+    def _ids_named_in(self, lowered: str) -> list[str]:
+        hits = [(m.start(), m.group()) for m in self._ascii_names.finditer(lowered)]
+        if self._other_names is not None and not lowered.isascii():
+            hits += [(m.start(), m.group()) for m in self._other_names.finditer(lowered)]
+        return [self._by_name[_squashed(name)] for _, name in sorted(hits)]
+
+
+@cache
+def get_catalog() -> Catalog:
+    """The catalogue in catalog.json next to this module, loaded and indexed on first use."""
+    return Catalog.from_file(CATALOG_PATH)
+
+
+# --- image references -------------------------------------------------------------------------
+
+
+def image_repository(reference: str) -> str:
+    """The repository path of an image reference, lower-case, without registry, `library/`, tag
+    or digest: `docker.io/library/mysql:8` → `mysql`, `quay.io/keycloak/keycloak:26.0` →
+    `keycloak/keycloak`. "" when the text is not an image reference."""
+    parts = reference.strip().lower().split("@", 1)[0].split("/")
+    if len(parts) > 1 and (parts[0] == "localhost" or "." in parts[0] or ":" in parts[0]):
+        parts = parts[1:]
+    parts[-1] = parts[-1].split(":", 1)[0]
+    if len(parts) > 1 and parts[0] == "library":
+        parts = parts[1:]
+    path = "/".join(parts)
+    return path if _REPOSITORY_PATH.fullmatch(path) else ""
+
+
+def image_tag(reference: str) -> str:
+    """The tag of an image reference (`redis:7.4` → `7.4`), "" when it has none."""
+    last = reference.strip().split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ""
+
+
+_REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
+_IMAGE_REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*")
+_COMPOSE_IMAGE = re.compile(r"""^[ \t-]*image:[ \t]*["']?([^\s"'#]+)""", re.MULTILINE | re.I)
+_FLAG_IMAGE = re.compile(r"""--image[= \t]+["']?([^\s"']+)""", re.I)
+_DOCKERFILE_FROM = re.compile(
+    r"^[ \t]*from[ \t]+(?:--platform=\S+[ \t]+)?(\S+)", re.MULTILINE | re.I
+)
+_DOCKER_COMMAND = re.compile(
+    r"\bdocker(?:[ \t]+(?:container|image))?[ \t]+(?:run|create|pull)[ \t]+([^\n|;&>]*)", re.I
+)
+_LINE_CONTINUATION = re.compile(r"\\\r?\n")
+# `docker run` options that take no value; every other option takes one.
+_BOOLEAN_LONG_OPTIONS = frozenset(
+    {"--detach", "--interactive", "--tty", "--rm", "--privileged", "--init", "--publish-all",
+     "--read-only", "--quiet", "--no-healthcheck", "--oom-kill-disable", "--all-tags"}
+)  # fmt: skip
+_BOOLEAN_SHORT_LETTERS = frozenset("ditPq")
+
+
+def image_references(text: str) -> list[str]:
+    """Image references in text, lower-cased, in order of appearance: `docker run|create|pull`
+    commands, compose/Kubernetes `image:` keys, `--image` flags and Dockerfile `FROM` lines."""
+    lowered = text.lower()
+    hits: list[tuple[int, str]] = []
+    if "image" in lowered:
+        hits += [(m.start(), m.group(1)) for m in _COMPOSE_IMAGE.finditer(text)]
+        hits += [(m.start(), m.group(1)) for m in _FLAG_IMAGE.finditer(text)]
+    if "from" in lowered:
+        hits += [(m.start(), m.group(1)) for m in _DOCKERFILE_FROM.finditer(text)]
+    if "docker" in lowered:
+        hits += list(_docker_command_images(text))
+    refs = (ref.lower() for _, ref in sorted(hits))
+    return [ref for ref in refs if _IMAGE_REFERENCE.fullmatch(ref)]
+
+
+def _docker_command_images(text: str) -> Iterator[tuple[int, str]]:
+    joined = _LINE_CONTINUATION.sub("  ", text)  # about the same length: positions stay comparable
+    for match in _DOCKER_COMMAND.finditer(joined):
+        image = _first_operand(_shell_words(match.group(1)))
+        if image:
+            yield match.start(), image
+
+
+def _shell_words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:  # unbalanced quotes in pasted text
+        return text.split()
+
+
+def _first_operand(words: Sequence[str]) -> str:
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if not word.startswith("-") or word == "-":
+            return word
+        index += 1 if _option_is_complete(word) else 2
+    return ""
+
+
+def _option_is_complete(word: str) -> bool:
+    if word.startswith("--"):
+        return "=" in word or word in _BOOLEAN_LONG_OPTIONS
+    letters = word[1:]
+    return set(letters) <= _BOOLEAN_SHORT_LETTERS or len(letters) > 1  # -it, or -p8080:80
+
+
+def _without_suffixes(name: str) -> list[str]:
+    return [name.removesuffix(s) for s in _REPOSITORY_SUFFIXES if name.endswith(s) and name != s]
+
+
+def _repository_index(entries: Iterable[Entry]) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for entry in entries:
+        index.setdefault(image_repository(entry.image), entry.id)
+    return index
+
+
+# --- names in text ----------------------------------------------------------------------------
+
+
+def _squashed(name: str) -> str:
+    """A name without case and word separators: "Open WebUI", "open-webui" → "openwebui"."""
+    return "".join(ch for ch in name.lower() if ch not in _SEPARATORS)
+
+
+def _spelling(name: str) -> str:
+    """A name in lower case, each run of separators one _GAP: "Open  WebUI" → "open\\0webui"."""
+    return re.sub(f"[{re.escape(_SEPARATORS)}]+", _GAP, name.lower().strip(_SEPARATORS))
+
+
+def _names_of(entry: Entry) -> list[str]:
+    """The names an entry is known by: its id, its names, its image's repository name."""
+    last = image_repository(entry.image).rsplit("/", 1)[-1]
+    return [entry.id, *entry.names, *([last] if last not in _GENERIC_REPOSITORY_NAMES else [])]
+
+
+def _name_index(entries: Iterable[Entry]) -> dict[str, str]:
+    """Squashed name → entry id. The first entry to claim a name keeps it (the tests check that
+    no name is claimed twice)."""
+    index: dict[str, str] = {}
+    for entry in entries:
+        for name in _names_of(entry):
+            index.setdefault(_squashed(name), entry.id)
+    return index
+
+
+_GAP = "\x00"  # a character no name contains: where a separator may stand
+
+
+def _bounded_pattern(spellings: Sequence[str]) -> re.Pattern[str]:
+    """One regex for ASCII names: not inside a longer word ("pg" not in "upgrade"), but a version
+    may follow ("pg16", "mysql8", "postgres:16"); the words of a name may be joined by a space,
+    dot, dash, underscore or nothing ("open webui", "open-webui", "openwebui")."""
+    return re.compile(rf"(?<![a-z0-9])(?:{_trie(spellings)})(?![a-z])")
+
+
+def _trie(spellings: Sequence[str]) -> str:
+    """A regex alternation of names factored as a trie, so that matching costs one branch per
+    character instead of one try per name. Longer names win over their prefixes."""
+    root: dict[str, Any] = {}
+    for spelling in spellings:
+        node = root
+        for ch in spelling:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_node(root)
+
+
+def _trie_node(node: Mapping[str, Any]) -> str:
+    branches = [
+        ("[ ._-]?" if ch == _GAP else re.escape(ch)) + _trie_node(child)
+        for ch, child in sorted(node.items())
+        if ch
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
+
+
+# --- facts for the model ----------------------------------------------------------------------
+
+
+def facts_for_prompt(entries: Sequence[Entry]) -> str:
+    """Compact facts for the model, a few lines per entry; "" for no entries."""
+    return "\n".join(_entry_facts(entry) for entry in entries)
+
+
+def _entry_facts(entry: Entry) -> str:
+    lines = [
+        f"- {entry.id} (image {entry.image})",
+        "ports: " + ", ".join(_port_fact(p) for p in entry.ports),
+        "data: " + ", ".join(_volume_fact(v) for v in entry.volumes) if entry.volumes else "",
+        "env: " + "; ".join(_env_fact(e) for e in entry.env) if entry.env else "",
+        f"command: {entry.command}" if entry.command else "",
+        f"parameters: {entry.parameters}" if entry.parameters else "",
+        f"min memory {entry.min_memory}; "
+        + ("web app (public_access true)" if entry.web else "not a public web app"),
+        f"notes: {entry.notes}" if entry.notes else "",
+    ]
+    return "\n  ".join(line for line in lines if line)
+
+
+def _port_fact(port: Port) -> str:
+    kind = "http" if port.http else "tcp"
+    return f"{port.number}/{kind}" + (f" {port.purpose}" if port.purpose else "")
+
+
+def _volume_fact(volume: Volume) -> str:
+    return f"{volume.path} ({volume.capacity_gi}Gi)"
+
+
+def _env_fact(var: EnvVar) -> str:
+    flags = [flag for flag, on in (("required", var.required), ("secret", var.secret)) if on]
+    if var.example is not None:
+        flags.append(f"e.g. {var.example}")
+    return var.name + (f" ({', '.join(flags)})" if flags else "") + f": {var.meaning}"
+
+
+# --- checks of the model's answer -------------------------------------------------------------
+
+
+def check_form(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
+    """Warnings where the form disagrees with the entry: port, data paths, required variables,
+    memory, public access on a plain-TCP port. Checks that depend on the image's own variable
+    names and paths run only when the form uses the entry's image, not another publisher's."""
+    own_image = image_repository(str(form.get("image_name") or entry.image)) == image_repository(
+        entry.image
+    )
+    notices = [
+        *_port_notices(form, entry),
+        *_storage_notices(form, entry, own_image),
+        *(_env_notices(form, entry) if own_image else []),
+        *_memory_notices(form, entry),
+        *_public_access_notices(form, entry),
+    ]
+    return notices
+
+
+def _port_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
+    port = _port_of(form)
+    known = [p.number for p in entry.ports]
+    if port is None or port in known or _configured_elsewhere(form, str(port)):
+        return []
+    listed = ", ".join(_port_fact(p) for p in entry.ports)
+    return [
+        Notice(
+            "container_port",
+            f"{entry.id} listens on {listed}, not on {port}: "
+            f"use {known[0]} unless the app is configured for another port",
+        )
+    ]
+
+
+def _storage_notices(form: Mapping[str, Any], entry: Entry, own_image: bool) -> list[Notice]:
+    if not entry.volumes:
+        return []
+    wanted = ", ".join(v.path for v in entry.volumes)
+    mounts = _storage_paths(form)
+    if not mounts:
+        return [
+            Notice(
+                "storage",
+                f"{entry.id} keeps its data in {wanted}: with no storage mounted, "
+                "the data is lost on every restart",
+            )
+        ]
+    if own_image and not any(_covers(m, v.path) for m in mounts for v in entry.volumes):
+        return [
+            Notice(
+                "storage",
+                f"no storage is mounted on the data path of {entry.id} ({wanted}): "
+                "its data is lost on every restart",
+            )
+        ]
+    return []
+
+
+def _env_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
+    present = {name for name, value in _environment(form).items() if value != ""}
+    return [
+        Notice(f"environment.{var.name}", f"{entry.id} needs {var.name}: {var.meaning}")
+        for var in entry.env
+        if var.required and var.name not in present
+    ]
+
+
+def _memory_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
+    have = _mebibytes(form.get("memory"))
+    need = _mebibytes(entry.min_memory)
+    if have is None or need is None or have >= need:
+        return []
+    return [
+        Notice(
+            "memory",
+            f"{entry.id} needs at least {entry.min_memory} of memory; "
+            f"{form.get('memory')} is likely to be killed for lack of memory",
+        )
+    ]
+
+
+def _public_access_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
+    port = _port_of(form)
+    spoken = next((p for p in entry.ports if p.number == port), None)
+    if not _is_true(form.get("public_access")) or spoken is None or spoken.http:
+        return []
+    return [
+        Notice(
+            "public_access",
+            f"port {spoken.number} of {entry.id} speaks plain TCP, not HTTP: a public HTTPS "
+            "address will not reach it; keep it internal or use the platform's TCP exposure",
+        )
+    ]
+
+
+def _port_of(form: Mapping[str, Any]) -> int | None:
+    value = form.get("container_port")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _is_true(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "yes", "1", "是"}
+    return value is True or value == 1
+
+
+def _environment(form: Mapping[str, Any]) -> dict[str, str]:
+    value = form.get("environment")
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if not isinstance(value, list):
+        return {}
+    return {
+        str(item["name"]): str(item.get("value", ""))
+        for item in value
+        if isinstance(item, Mapping) and item.get("name")
+    }
+
+
+def _storage_paths(form: Mapping[str, Any]) -> list[str]:
+    items = form.get("storage")
+    if not isinstance(items, list):
+        return []
+    keys = ("value", "path", "mount_path", "mountPath")
+    paths = (next((i[k] for k in keys if i.get(k)), "") for i in items if isinstance(i, Mapping))
+    return [str(p) for p in paths if p]
+
+
+def _covers(mount: str, data_path: str) -> bool:
+    """Whether a mount persists a data path: the same directory or one of its parents."""
+    mount, data_path = mount.rstrip("/") or "/", data_path.rstrip("/")
+    return data_path == mount or data_path.startswith(mount.rstrip("/") + "/")
+
+
+def _configured_elsewhere(form: Mapping[str, Any], port: str) -> bool:
+    """Whether the port also appears in the command, arguments or a variable: set on purpose."""
+    texts = [str(form.get("command") or ""), str(form.get("parameters") or "")]
+    texts += _environment(form).values()
+    return any(re.search(rf"(?<!\d){port}(?!\d)", text) for text in texts)
+
+
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*(m|mi|mb|g|gi|gb)?", re.IGNORECASE)
+
+
+def _mebibytes(value: Any) -> float | None:
+    match = _MEMORY.fullmatch(str(value).strip()) if value is not None else None
+    if not match:
+        return None
+    number, unit = float(match.group(1)), (match.group(2) or "m").lower()
+    return number * 1024 if unit.startswith("g") else number
+
+
+def _is_json_argv(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)

@@ -1,0 +1,190 @@
+"""The model call: one shared client per provider, the caller's key per request, the
+response-format ladder (strict json_schema → json_object → plain text, remembered per base URL),
+and the mapping of provider failures to API errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiops.api import ApiError, Usage
+
+log = logging.getLogger("aiops.llm")
+
+MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Placeholder for the shared client: every request replaces it with the caller's own key.
+_PLACEHOLDER_KEY = "sk-placeholder-replaced-per-request"
+_RETRY_PAUSE_S = 0.25
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+# base URL → index into MODES of the richest response format that provider accepted.
+_mode_by_base: dict[str, int] = {}
+
+
+@dataclass
+class Completion:
+    text: str
+    usage: Usage
+    mode: str
+    finish_reason: str | None
+
+
+def _client(base_url: str) -> Any:
+    """The process-wide client of one provider; created on first use, shared by all threads."""
+    client = _clients.get(base_url)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(base_url)
+            if client is None:
+                from openai import OpenAI  # imported on first use: keeps cold starts light
+
+                client = OpenAI(api_key=_PLACEHOLDER_KEY, base_url=base_url, max_retries=0)
+                _clients[base_url] = client
+    return client
+
+
+def forget_formats() -> None:
+    """Forget what each provider accepted (tests, or after a provider upgrade)."""
+    _mode_by_base.clear()
+
+
+def remembered_mode(base_url: str | None) -> str:
+    return MODES[_mode_by_base.get(base_url or DEFAULT_BASE_URL, 0)]
+
+
+def _response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    if mode == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "form_update", "strict": True, "schema": schema},
+        }
+    if mode == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def complete(
+    messages: list[dict[str, str]],
+    *,
+    api_key: str,
+    model: str,
+    schema: dict[str, Any],
+    base_url: str | None,
+    timeout_s: float,
+    max_retries: int = 1,
+) -> Completion:
+    """Ask the model once (plus format fallbacks and bounded transport retries)."""
+    base = base_url or DEFAULT_BASE_URL
+    client = _client(base).with_options(api_key=api_key, timeout=timeout_s)
+    start = _mode_by_base.get(base, 0)
+    for index in range(start, len(MODES)):
+        mode = MODES[index]
+        try:
+            completion = _call(client, messages, model, mode, schema, max_retries)
+        except _FormatRejected:
+            log.info("provider rejected response format", extra={"mode": mode})
+            continue
+        if index != start:
+            _mode_by_base[base] = index
+        return completion
+    raise ApiError(
+        "upstream_error",
+        f"The provider rejected the request for model {model!r} in every response format "
+        "(json_schema, json_object, text); check that the model name and OPENAI_BASE_URL are right.",
+    )
+
+
+class _FormatRejected(Exception):
+    pass
+
+
+def _call(
+    client: Any,
+    messages: list[dict[str, str]],
+    model: str,
+    mode: str,
+    schema: dict[str, Any],
+    max_retries: int,
+) -> Completion:
+    import openai
+
+    kwargs: dict[str, Any] = {"model": model, "messages": messages}
+    response_format = _response_format(mode, schema)
+    if response_format is not None:
+        kwargs["response_format"] = response_format
+    attempt = 0
+    while True:
+        try:
+            response = client.chat.completions.create(**kwargs)
+            break
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            if mode != "text":
+                raise _FormatRejected from exc
+            raise _upstream_error(exc, model) from None
+        except openai.APITimeoutError:
+            raise ApiError(
+                "upstream_timeout",
+                "The model did not answer in time; try again, or ask for a smaller change.",
+            ) from None
+        except (openai.APIConnectionError, openai.InternalServerError) as exc:
+            if attempt >= max_retries:
+                raise _upstream_error(exc, model) from None
+            attempt += 1
+            time.sleep(_RETRY_PAUSE_S)
+        except openai.APIError as exc:
+            raise _upstream_error(exc, model) from None
+    return _completion(response, mode)
+
+
+def _completion(response: Any, mode: str) -> Completion:
+    choice = response.choices[0] if response.choices else None
+    text = (choice.message.content or "") if choice is not None else ""
+    usage = response.usage
+    return Completion(
+        text=text,
+        usage=Usage(
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            total_tokens=getattr(usage, "total_tokens", 0) or 0,
+            llm_calls=1,
+        ),
+        mode=mode,
+        finish_reason=choice.finish_reason if choice is not None else None,
+    )
+
+
+def _upstream_error(exc: Exception, model: str) -> ApiError:
+    """Map a provider failure to our error; never copy the provider's text (it may echo the key)."""
+    import openai
+
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, openai.AuthenticationError):
+        return ApiError(
+            "invalid_token", "The provider rejected the API key; check openai_token.", "openai_token"
+        )
+    if isinstance(exc, openai.RateLimitError):
+        response = getattr(exc, "response", None)
+        retry_after = response.headers.get("retry-after") if response is not None else None
+        return ApiError(
+            "rate_limited",
+            "The provider rate-limited this key (or its quota is used up); wait and try again.",
+            retry_after=retry_after,
+        )
+    if isinstance(exc, openai.NotFoundError):
+        return ApiError(
+            "upstream_error", f"The provider does not know the model {model!r} (404).", "model"
+        )
+    if isinstance(exc, openai.PermissionDeniedError):
+        return ApiError(
+            "upstream_error", f"The provider refused this key access to model {model!r} (403)."
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return ApiError("upstream_error", "The model provider could not be reached; try again.")
+    suffix = f" (HTTP {status})" if status else ""
+    return ApiError("upstream_error", f"The model provider failed{suffix}; try again.")

@@ -1,0 +1,278 @@
+"""One generation, start to end (SPEC §3): the only place that knows the order of the steps."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiops import catalog, llm, prompt, secret_values
+from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
+from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
+from aiops.reply import ModelReply, UnreadableReply, parse_reply
+from aiops.settings import Settings
+from aiops.store import Exchange, Store, StoreUnavailable, Turn, hash_key
+
+log = logging.getLogger("aiops.service")
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Kept in a saved turn, so that a history never carries whole pasted documents.
+_SAVED_INPUT_CHARS = 2000
+
+
+@dataclass
+class Outcome:
+    """What one model answer did to the form."""
+
+    form: dict[str, Any]
+    warnings: list[Notice]
+    errors: list[Notice]
+    reply: str = ""
+    questions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Trace:
+    """Facts about one generation, for the request log (no user text, no key)."""
+
+    model: str = ""
+    llm_calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    history_turns: int = 0
+    retried: bool = False
+
+
+def choose_model(requested: str | None, settings: Settings) -> str:
+    if requested is None:
+        return settings.model
+    if requested not in settings.allowed_models:
+        allowed = ", ".join(settings.allowed_models)
+        raise ApiError("invalid_request", f"model {requested!r} is not allowed; use one of: {allowed}", "model")
+    return requested
+
+
+def current_form(params: dict[str, Any], limits: Limits) -> Normalised:
+    """The page's form, normalised; a value that cannot be read is the caller's to fix."""
+    current = normalise(params, limits)
+    if current.errors:
+        first = current.errors[0]
+        raise ApiError("invalid_request", f"params.{first.field}: {first.message}", f"params.{first.field}")
+    return current
+
+
+def load_history(request: GenRequest, key_hash: str, store: Store, settings: Settings) -> Turn | None:
+    if request.parent_message_id is None:
+        return None
+    try:
+        parent = store.load(request.parent_message_id, key_hash)
+    except StoreUnavailable:
+        raise ApiError(
+            "store_unavailable",
+            "The conversation store is unreachable, so this conversation cannot be continued "
+            "right now; try again shortly, or start a new conversation without parent_message_id.",
+        ) from None
+    if parent is None:
+        raise ApiError(
+            "conversation_not_found",
+            "parent_message_id is unknown or expired (or belongs to another key); "
+            "start a new conversation without it.",
+            "parent_message_id",
+        )
+    return parent
+
+
+def apply_reply(reply: ModelReply, base: dict[str, Any], limits: Limits) -> Outcome:
+    """Merge the model's changes into `base` and normalise; failing fields keep base's values."""
+    changes = dict(reply.changes)
+    warnings: list[Notice] = []
+    if reply.shape == "wrapper":
+        changes = {k: v for k, v in changes.items() if v is not None}
+    for key in [k for k in changes if k not in FIELDS]:
+        if key not in base or base[key] != changes[key]:
+            warnings.append(Notice(key, "the model proposed a field the form does not have; ignored"))
+        del changes[key]
+    merged = normalise({**base, **changes}, limits, previous=base)
+    return Outcome(
+        form=merged.form,
+        warnings=warnings + merged.warnings,
+        errors=merged.errors,
+        reply=reply.reply.strip(),
+        questions=[q.strip() for q in reply.questions if q.strip()],
+    )
+
+
+def _dedupe(notices: list[Notice]) -> list[Notice]:
+    return list(dict.fromkeys(notices))
+
+
+def default_reply(user_input: str, changes: dict[str, Any]) -> str:
+    chinese = bool(_CJK.search(user_input))
+    names = "、".join(changes) if chinese else ", ".join(changes)
+    if not changes:
+        return "表单无需修改。" if chinese else "No change to the form was needed."
+    return f"已更新：{names}。" if chinese else f"Updated {names}."
+
+
+class Generation:
+    """Serves one POST /gen, step by step."""
+
+    def __init__(self, request: GenRequest, api_key: str, settings: Settings, store: Store) -> None:
+        self.request = request
+        self.api_key = api_key
+        self.settings = settings
+        self.store = store
+        self.limits = Limits.from_settings(settings)
+        self.trace = Trace()
+        self.mask = secret_values.Mask(())
+
+    def run(self) -> GenAnswer:
+        request, settings = self.request, self.settings
+        model = self.trace.model = choose_model(request.model, settings)
+        current = current_form(request.params, self.limits)
+        key_hash = hash_key(self.api_key)
+        parent = load_history(request, key_hash, self.store, settings)
+        history = parent.history[-settings.history_turns :] if parent and settings.history_turns else []
+        self.trace.history_turns = len(history)
+        earlier_forms = [current.form] + ([parent.form_after] if parent else [])
+        self.mask = secret_values.Mask(
+            secret_values.known_secrets(earlier_forms, [turn.changes for turn in history])
+        )
+
+        entries = catalog.get_catalog().match(request.user_input, current.form.get("image_name"))
+        messages = prompt.build_messages(
+            limits=self.limits,
+            form=current.form,
+            user_input=request.user_input,
+            history=history,
+            facts=catalog.facts_for_prompt(entries),
+        )
+        outcome = self.ask(messages, current.form, model)
+        form, generated = secret_values.replace_weak_secrets(
+            outcome.form, current.form, request.user_input
+        )
+        outcome.form = form
+
+        warnings = current.warnings + outcome.warnings + generated
+        entry = catalog.get_catalog().for_image(outcome.form["image_name"])
+        if entry is not None:
+            warnings += catalog.check_form(outcome.form, entry)
+        changes = changed_fields(current.form, outcome.form)
+        reply = outcome.reply or default_reply(request.user_input, changes)
+
+        turn = self.new_turn(parent, key_hash, current.form, outcome.form, changes, reply, model)
+        try:
+            self.store.save(turn)
+        except StoreUnavailable:
+            warnings.append(
+                Notice(
+                    "MessageId",
+                    "the conversation store is unreachable: this turn was not saved, "
+                    "so it cannot be continued with parent_message_id",
+                )
+            )
+        return GenAnswer(
+            GenParamsStr=dumps_form(outcome.form),
+            MessageId=turn.id,
+            Changes=changes,
+            Reply=reply,
+            Questions=outcome.questions,
+            Warnings=[Warning_(field=w.field, message=w.message) for w in _dedupe(warnings)],
+            Usage=self.trace.usage,
+            Model=model,
+        )
+
+    def call(self, messages: list[dict[str, str]], model: str) -> llm.Completion:
+        completion = llm.complete(
+            self.mask.hide_messages(messages),
+            api_key=self.api_key,
+            model=model,
+            schema=prompt.answer_schema(self.limits),
+            base_url=self.settings.openai_base_url,
+            timeout_s=self.settings.llm_timeout_s,
+            max_retries=self.settings.llm_max_retries,
+        )
+        self.trace.usage = self.trace.usage.add(completion.usage)
+        self.trace.llm_calls = self.trace.usage.llm_calls
+        return completion
+
+    def ask(self, messages: list[dict[str, str]], form: dict[str, Any], model: str) -> Outcome:
+        """Ask the model; re-ask once with only what was wrong; keep old values for the rest."""
+        first = self.call(messages, model)
+        try:
+            outcome = apply_reply(self.read(first.text), form, self.limits)
+        except UnreadableReply as exc:
+            self.trace.retried = True
+            retry = prompt.retry_messages(messages, first.text, unreadable=str(exc))
+            second = self.call(retry, model)
+            try:
+                outcome = apply_reply(self.read(second.text), form, self.limits)
+            except UnreadableReply as again:
+                raise ApiError(
+                    "bad_model_output",
+                    f"The model's answer could not be read twice ({again}); try again or "
+                    "rephrase the request.",
+                ) from None
+            return self.settle(outcome)
+        if not outcome.errors:
+            return outcome
+        self.trace.retried = True
+        retry = prompt.retry_messages(messages, first.text, errors=outcome.errors)
+        second = self.call(retry, model)
+        try:
+            fixed = apply_reply(self.read(second.text), outcome.form, self.limits)
+        except UnreadableReply:
+            return self.settle(outcome)
+        return self.settle(
+            Outcome(
+                form=fixed.form,
+                warnings=outcome.warnings + fixed.warnings,
+                errors=fixed.errors,
+                reply=fixed.reply or outcome.reply,
+                questions=list(dict.fromkeys(outcome.questions + fixed.questions)),
+            )
+        )
+
+    def read(self, text: str) -> ModelReply:
+        """The model's answer, parsed, with masked secrets restored."""
+        reply = parse_reply(text, FIELDS)
+        return ModelReply(
+            changes=self.mask.reveal_all(reply.changes),
+            reply=self.mask.reveal(reply.reply),
+            questions=self.mask.reveal_all(reply.questions),
+            shape=reply.shape,
+        )
+
+    @staticmethod
+    def settle(outcome: Outcome) -> Outcome:
+        """After the one re-ask, remaining errors become warnings: those fields kept their value."""
+        kept = [Notice(e.field, f"kept the previous value: {e.message}") for e in outcome.errors]
+        return Outcome(outcome.form, outcome.warnings + kept, [], outcome.reply, outcome.questions)
+
+    def new_turn(
+        self,
+        parent: Turn | None,
+        key_hash: str,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        changes: dict[str, Any],
+        reply: str,
+        model: str,
+    ) -> Turn:
+        cap = max(self.settings.history_turns, 1)
+        exchange = Exchange(self.request.user_input[:_SAVED_INPUT_CHARS], changes, reply)
+        return Turn(
+            id=str(uuid.uuid4()),
+            parent_id=parent.id if parent else None,
+            key_hash=key_hash,
+            user_input=self.request.user_input,
+            form_before=before,
+            form_after=after,
+            changes=changes,
+            reply=reply,
+            model=model,
+            usage=self.trace.usage.model_dump(),
+            history=[*(parent.history if parent else []), exchange][-cap:],
+            ancestors=[*(parent.ancestors if parent else []), *([parent.id] if parent else [])][-cap:],
+        )

@@ -1,0 +1,74 @@
+"""The edges only: the functions-framework entry `gen` and the AWS Lambda entry `lambda_handler`.
+
+Both translate their platform's request into `aiops.routes.Request`, call `respond`, and
+translate the answer back. No business logic lives here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+import functions_framework
+
+from aiops import logs
+from aiops.routes import Request, Response, respond
+from aiops.settings import get_settings
+
+logs.configure()
+
+
+def _request_id(headers: dict[str, str], fallback: str | None = None) -> str:
+    given = headers.get("x-request-id") or headers.get("x-cloud-trace-context", "").split("/")[0]
+    return (given or fallback or uuid.uuid4().hex)[:64]
+
+
+def _read_limited(request: Any, limit: int) -> bytes | None:
+    """The body, or None when it is over the limit (not read past limit + 1 bytes)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = request.stream.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+@functions_framework.http
+def gen(request: Any) -> tuple[bytes, int, dict[str, str]]:
+    """functions-framework (local, Cloud Run functions, containers): every path comes here."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    body = _read_limited(request, get_settings().max_body_bytes) if request.method == "POST" else b""
+    answer = respond(Request(request.method, request.path, headers, body, _request_id(headers)))
+    return answer.body, answer.status, answer.headers
+
+
+def _event_body(event: dict[str, Any], limit: int) -> bytes | None:
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            body = b"\xff"  # undecodable: answered as a body that is not JSON
+    else:
+        body = raw.encode()
+    return None if len(body) > limit else body
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """AWS Lambda behind an API Gateway HTTP API (payload format 2.0)."""
+    http = event.get("requestContext", {}).get("http", {})
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    request = Request(
+        method=http.get("method", "GET"),
+        path=event.get("rawPath") or http.get("path") or "/",
+        headers=headers,
+        body=_event_body(event, get_settings().max_body_bytes),
+        request_id=_request_id(headers, event.get("requestContext", {}).get("requestId")),
+    )
+    answer: Response = respond(request)
+    return {
+        "statusCode": answer.status,
+        "headers": answer.headers,
+        "body": answer.body.decode(),
+        "isBase64Encoded": False,
+    }

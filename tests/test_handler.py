@@ -1,0 +1,222 @@
+"""The HTTP contract of SPEC §1 through the functions-framework test client: routing, CORS,
+every error row with its status and code, and the key never echoed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.fixtures.app import FAKE_KEY
+from tests.fixtures.model_server import Scripted
+
+FORM = {
+    "app_name": "hello-world",
+    "image_name": "nginx",
+    "instance": 1,
+    "cpu": 1,
+    "memory": "64M",
+    "container_port": 80,
+    "public_access": False,
+}
+GOOD_ANSWER = json.dumps({"changes": {"memory": "128M"}, "reply": "Memory is now 128M.", "questions": []})
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"user_input": "more memory", "openai_token": FAKE_KEY, "params": FORM}
+    payload.update(overrides)
+    return {k: v for k, v in payload.items() if v is not ...}
+
+
+def post(client: Any, payload: Any = None, *, raw: bytes | None = None, **kwargs: Any) -> Any:
+    data = raw if raw is not None else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
+    return client.post("/gen", data=data, headers=headers, **kwargs)
+
+
+def assert_error(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    payload = response.get_json()
+    assert set(payload) == {"error", "code", "field"}
+    assert payload["code"] == code
+    assert isinstance(payload["error"], str) and payload["error"]
+    assert "Traceback" not in payload["error"]
+    assert FAKE_KEY not in response.get_data(as_text=True)
+    if field is not None:
+        assert payload["field"] == field
+    return payload
+
+
+def test_success_has_the_contract_headers_and_fields(client: Any, model: Any) -> None:
+    model.reply(GOOD_ANSWER)
+    response = post(client, body())
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    answer = response.get_json()
+    assert set(answer) == {
+        "GenParamsStr", "MessageId", "Changes", "Reply", "Questions", "Warnings", "Usage", "Model",
+    }
+    assert json.loads(answer["GenParamsStr"])["memory"] == "128M"
+    assert answer["Changes"] == {"memory": "128M"}
+    assert answer["Reply"] == "Memory is now 128M."
+    assert answer["Usage"]["llm_calls"] == 1
+    assert model.headers[0]["authorization"] == f"Bearer {FAKE_KEY}"
+
+
+def test_bearer_header_is_accepted_instead_of_openai_token(client: Any, model: Any) -> None:
+    model.reply(GOOD_ANSWER)
+    response = post(client, body(openai_token=...), headers={"Authorization": f"Bearer {FAKE_KEY}"})
+    assert response.status_code == 200
+    assert model.headers[0]["authorization"] == f"Bearer {FAKE_KEY}"
+
+
+def test_preflight(client: Any) -> None:
+    response = client.options("/gen", headers={"Origin": "https://cloud.sealos.io"})
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+    assert response.headers["Access-Control-Allow-Headers"] == "Content-Type, Authorization"
+    assert int(response.headers["Access-Control-Max-Age"]) > 0
+
+
+def test_cors_origins_setting(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixtures.app import reset_caches
+
+    monkeypatch.setenv("AIOPS_CORS_ORIGINS", "https://cloud.sealos.io, https://other.example")
+    reset_caches()
+    allowed = client.options("/gen", headers={"Origin": "https://cloud.sealos.io"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://cloud.sealos.io"
+    denied = post(client, {"x": 1}, headers={"Origin": "https://evil.example"})
+    assert denied.status_code == 400
+    assert "Access-Control-Allow-Origin" not in denied.headers
+
+
+def test_healthz_does_not_touch_the_model(client: Any, model: Any) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert model.requests == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        pytest.param(b"{not json", None, id="not-json"),
+        pytest.param(b"\xff\xfe\x00garbage", None, id="not-utf8"),
+        pytest.param(b"[1, 2]", None, id="array"),
+        pytest.param(b'"text"', None, id="string"),
+        pytest.param(json.dumps(body(user_input=...)).encode(), "user_input", id="no-user-input"),
+        pytest.param(json.dumps(body(user_input=42)).encode(), "user_input", id="user-input-number"),
+        pytest.param(json.dumps(body(user_input="   ")).encode(), "user_input", id="user-input-blank"),
+        pytest.param(json.dumps(body(params=...)).encode(), "params", id="no-params"),
+        pytest.param(json.dumps(body(params="nginx")).encode(), "params", id="params-string"),
+        pytest.param(json.dumps(body(params=None)).encode(), "params", id="params-null"),
+        pytest.param(json.dumps(body(openai_token=123)).encode(), "openai_token", id="token-number"),
+        pytest.param(
+            json.dumps(body(parent_message_id=["x"])).encode(), "parent_message_id", id="parent-list"
+        ),
+        pytest.param(json.dumps(body(user_input="x" * 8001)).encode(), "user_input", id="too-long"),
+        pytest.param(
+            json.dumps(body(params={**FORM, "cpu": "lots"})).encode(), "params.cpu", id="bad-cpu"
+        ),
+        pytest.param(json.dumps(body(model="gpt-9-ultra")).encode(), "model", id="model-not-allowed"),
+    ],
+)
+def test_invalid_request(client: Any, model: Any, payload: bytes, field: str | None) -> None:
+    assert_error(post(client, raw=payload), 400, "invalid_request", field)
+    assert model.requests == []
+
+
+def test_8000_characters_are_allowed(client: Any, model: Any) -> None:
+    model.reply(GOOD_ANSWER)
+    assert post(client, body(user_input="x" * 8000)).status_code == 200
+
+
+def test_body_over_the_limit(client: Any, model: Any) -> None:
+    payload = json.dumps(body(user_input="x" * 70_000)).encode()
+    assert_error(post(client, raw=payload), 413, "payload_too_large")
+    assert model.requests == []
+
+
+def test_missing_token(client: Any, model: Any) -> None:
+    for payload in (body(openai_token=...), body(openai_token="")):
+        assert_error(post(client, payload), 401, "missing_token", "openai_token")
+    assert model.requests == []
+
+
+def test_provider_rejects_the_key(client: Any, model: Any) -> None:
+    model.fail(401, f"Incorrect API key provided: {FAKE_KEY}")
+    assert_error(post(client, body()), 401, "invalid_token")
+
+
+def test_unknown_conversation(client: Any, model: Any) -> None:
+    payload = body(parent_message_id="7246d209-adbe-4ea3-9a66-2c5bea27d9e7")
+    assert_error(post(client, payload), 404, "conversation_not_found", "parent_message_id")
+    assert model.requests == []
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_method_not_allowed(client: Any, method: str) -> None:
+    assert_error(client.open("/gen", method=method), 405, "method_not_allowed")
+
+
+def test_unknown_path(client: Any) -> None:
+    assert_error(client.post("/nope", data=b"{}"), 404, "not_found")
+
+
+def test_rate_limited_passes_retry_after_on(client: Any, model: Any) -> None:
+    model.fail(429, "Rate limit reached", headers={"Retry-After": "17"})
+    response = post(client, body())
+    assert_error(response, 429, "rate_limited")
+    assert response.headers["Retry-After"] == "17"
+
+
+def test_unreadable_model_output_twice(client: Any, model: Any) -> None:
+    model.reply("Sorry, I can't help with that.", "I really cannot.")
+    assert_error(post(client, body()), 502, "bad_model_output")
+    assert len(model.completions) == 2
+
+
+def test_provider_failure(client: Any, model: Any) -> None:
+    model.fail(500).fail(500)
+    assert_error(post(client, body()), 502, "upstream_error")
+
+
+def test_provider_failure_once_is_retried(client: Any, model: Any) -> None:
+    model.fail(503).reply(GOOD_ANSWER)
+    assert post(client, body()).status_code == 200
+
+
+def test_provider_unreachable(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixtures.app import free_port, reset_caches
+
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    reset_caches()
+    assert_error(post(client, body()), 502, "upstream_error")
+
+
+def test_provider_timeout(client: Any, model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixtures.app import reset_caches
+
+    monkeypatch.setenv("AIOPS_LLM_TIMEOUT_S", "0.3")
+    reset_caches()
+    model.reply(Scripted(content=GOOD_ANSWER, delay_s=1.5))
+    assert_error(post(client, body()), 504, "upstream_timeout")
+
+
+def test_allowed_model_is_used(client: Any, model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixtures.app import reset_caches
+
+    monkeypatch.setenv("AIOPS_ALLOWED_MODELS", "deepseek-chat,qwen-plus")
+    reset_caches()
+    model.reply(GOOD_ANSWER)
+    response = post(client, body(model="qwen-plus"))
+    assert response.status_code == 200
+    assert response.get_json()["Model"] == "qwen-plus"
+    assert model.requests[0]["model"] == "qwen-plus"
