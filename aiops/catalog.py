@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,7 @@ _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 # Characters that may separate the words of a name: "open webui", "open-webui", "wiki.js".
 _SEPARATORS = " ._-"
 # Last path segments too generic to identify an image on their own ("vaultwarden/server").
-_GENERIC_REPOSITORY_NAMES = frozenset({"server", "app", "api", "web", "core", "all-in-one"})
+_GENERIC_REPOSITORY_NAMES = frozenset({"server", "app", "api", "web", "core", "all-in-one", "wiki"})
 # Suffixes of repository names that other publishers add: "mysql-server", "grafana-oss".
 _REPOSITORY_SUFFIXES = ("-server", "-oss", "-ce", "-ee", "-community", "-enterprise", "-alpine")
 
@@ -114,16 +113,18 @@ class Entry(_Strict):
     @field_validator("names")
     @classmethod
     def _names_are_words(cls, names: list[str]) -> list[str]:
-        if any(not name.strip() or name != name.strip() for name in names):
-            raise ValueError("names must be non-empty and have no surrounding spaces")
+        for name in names:
+            if name != name.strip() or not any(ch.isalnum() for ch in name) or "\x00" in name:
+                raise ValueError(f"name {name!r}: a word or phrase, no surrounding spaces")
         return names
 
     @field_validator("image")
     @classmethod
     def _image_is_pinned(cls, image: str) -> str:
         tag = image_tag(image)
-        if not image_repository(image) or image != image.lower():
-            raise ValueError(f"{image!r} is not a lower-case image reference")
+        path = image.rsplit(":", 1)[0]
+        if not image_repository(image) or path != path.lower():
+            raise ValueError(f"{image!r} is not an image reference with a lower-case path")
         if not tag or tag == "latest" or not any(ch.isdigit() for ch in tag):
             raise ValueError(f"{image!r} needs a pinned version tag (not latest, not missing)")
         return image
@@ -180,11 +181,11 @@ class Catalog:
             self._by_id[entry.id] = entry
         self._by_repository = _repository_index(self.entries)
         self._by_name = _name_index(self.entries)
+        self._by_repository_name = _repository_name_index(self.entries)
         spelled = sorted({_spelling(name) for entry in self.entries for name in _names_of(entry)})
-        ascii_names = [name for name in spelled if name.isascii()]
-        other_names = [name for name in spelled if not name.isascii()]
-        self._ascii_names = _bounded_pattern(ascii_names)
-        self._other_names = re.compile(_trie(other_names)) if other_names else None
+        self._ascii_names = _bounded_pattern([name for name in spelled if name.isascii()])
+        others = [name for name in spelled if not name.isascii()]
+        self._other_names = re.compile(_trie(others)) if others else None
 
     @classmethod
     def from_file(cls, path: Path = CATALOG_PATH) -> Catalog:
@@ -205,8 +206,8 @@ class Catalog:
         if repository in self._by_repository:
             return self._by_id[self._by_repository[repository]]
         last = repository.rsplit("/", 1)[-1]
-        for candidate in (last, *_without_suffixes(last)):
-            entry_id = self._by_name.get(_squashed(candidate))
+        for candidate in map(_squashed, (last, *_without_suffixes(last))):
+            entry_id = self._by_repository_name.get(candidate) or self._by_name.get(candidate)
             if entry_id:
                 return self._by_id[entry_id]
         return None
@@ -214,10 +215,11 @@ class Catalog:
     def match(self, text: str, image_name: str | None = None, limit: int = 5) -> list[Entry]:
         """The entries a request concerns, most relevant first, at most `limit`: images named in
         pasted docs, then names in the text (in order of appearance), then the current image."""
+        lowered = text.lower()
         found: dict[str, Entry] = {}
         candidates = [
-            *(self.for_image(ref) for ref in image_references(text)),
-            *(self._by_id[entry_id] for entry_id in self._ids_named_in(text.lower())),
+            *(self.for_image(ref) for ref in dict.fromkeys(_image_references(text, lowered))),
+            *(self._by_id[entry_id] for entry_id in self._ids_named_in(lowered)),
             self.for_image(image_name) if image_name else None,
         ]
         for entry in candidates:
@@ -226,10 +228,19 @@ class Catalog:
         return list(found.values())[: max(limit, 0)]
 
     def _ids_named_in(self, lowered: str) -> list[str]:
-        hits = [(m.start(), m.group()) for m in self._ascii_names.finditer(lowered)]
-        if self._other_names is not None and not lowered.isascii():
-            hits += [(m.start(), m.group()) for m in self._other_names.finditer(lowered)]
-        return [self._by_name[_squashed(name)] for _, name in sorted(hits)]
+        """Entries named in the text: ASCII names (product names, mostly) in order of
+        appearance, then names in other scripts (mostly generic Chinese terms like 对象存储)."""
+        if lowered.isascii():
+            return [self._by_name[_squashed(name)] for name in self._ascii_names_in(lowered)]
+        # Each run of Chinese (or other non-ASCII) text is a word boundary: one space is enough,
+        # and the regex then has far fewer boundaries to try.
+        names = self._ascii_names_in(_NON_ASCII_RUN.sub(" ", lowered))
+        if self._other_names is not None:
+            names.update(dict.fromkeys(self._other_names.findall(lowered)))
+        return [self._by_name[_squashed(name)] for name in names]
+
+    def _ascii_names_in(self, text: str) -> dict[str, None]:
+        return dict.fromkeys(self._ascii_names.findall(" " + text))
 
 
 @cache
@@ -263,15 +274,15 @@ def image_tag(reference: str) -> str:
 
 _REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
 _IMAGE_REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*")
-_COMPOSE_IMAGE = re.compile(r"""^[ \t-]*image:[ \t]*["']?([^\s"'#]+)""", re.MULTILINE | re.I)
-_FLAG_IMAGE = re.compile(r"""--image[= \t]+["']?([^\s"']+)""", re.I)
-_DOCKERFILE_FROM = re.compile(
-    r"^[ \t]*from[ \t]+(?:--platform=\S+[ \t]+)?(\S+)", re.MULTILINE | re.I
-)
+_IMAGE_KEY = re.compile(r"""image:[ \t]*["']?([^\s"'#]+)""")  # compose, Kubernetes
+_FLAG_IMAGE = re.compile(r"""--image[= \t]+["']?([^\s"']+)""")  # kubectl run --image=…
+_FROM_LINE = re.compile(r"from[ \t]+(?:--platform=\S+[ \t]+)?(\S+)")  # Dockerfile
 _DOCKER_COMMAND = re.compile(
-    r"\bdocker(?:[ \t]+(?:container|image))?[ \t]+(?:run|create|pull)[ \t]+([^\n|;&>]*)", re.I
+    r"docker(?:[ \t]+(?:container|image))?[ \t]+(?:run|create|pull)[ \t]+([^\n|;&>]*)"
 )
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _LINE_CONTINUATION = re.compile(r"\\\r?\n")
+_SHELL_WORD = re.compile(r"""(?:"[^"]*"|'[^']*'|[^\s"'])+""")
 # `docker run` options that take no value; every other option takes one.
 _BOOLEAN_LONG_OPTIONS = frozenset(
     {"--detach", "--interactive", "--tty", "--rm", "--privileged", "--init", "--publish-all",
@@ -283,32 +294,57 @@ _BOOLEAN_SHORT_LETTERS = frozenset("ditPq")
 def image_references(text: str) -> list[str]:
     """Image references in text, lower-cased, in order of appearance: `docker run|create|pull`
     commands, compose/Kubernetes `image:` keys, `--image` flags and Dockerfile `FROM` lines."""
-    lowered = text.lower()
+    return _image_references(text, text.lower())
+
+
+def _image_references(text: str, lowered: str) -> list[str]:
+    # Keywords are searched in the lower-cased text by regexes that start with a literal, which
+    # the regex engine finds fast; docker options are read from the original (-P is not -p).
+    original = text if len(text) == len(lowered) else lowered
     hits: list[tuple[int, str]] = []
     if "image" in lowered:
-        hits += [(m.start(), m.group(1)) for m in _COMPOSE_IMAGE.finditer(text)]
-        hits += [(m.start(), m.group(1)) for m in _FLAG_IMAGE.finditer(text)]
+        hits += [(m.start(), m.group(1)) for m in _FLAG_IMAGE.finditer(lowered)]
+        hits += [
+            (m.start(), m.group(1))
+            for m in _IMAGE_KEY.finditer(lowered)
+            if _starts_line(lowered, m.start(), " \t-")
+        ]
     if "from" in lowered:
-        hits += [(m.start(), m.group(1)) for m in _DOCKERFILE_FROM.finditer(text)]
+        hits += [
+            (m.start(), m.group(1))
+            for m in _FROM_LINE.finditer(lowered)
+            if _starts_line(lowered, m.start(), " \t")
+        ]
     if "docker" in lowered:
-        hits += list(_docker_command_images(text))
+        hits += _docker_command_images(original, lowered)
     refs = (ref.lower() for _, ref in sorted(hits))
     return [ref for ref in refs if _IMAGE_REFERENCE.fullmatch(ref)]
 
 
-def _docker_command_images(text: str) -> Iterator[tuple[int, str]]:
-    joined = _LINE_CONTINUATION.sub("  ", text)  # about the same length: positions stay comparable
-    for match in _DOCKER_COMMAND.finditer(joined):
-        image = _first_operand(_shell_words(match.group(1)))
+def _starts_line(text: str, position: int, indent: str) -> bool:
+    """Whether only `indent` characters stand between the line's start and `position`."""
+    line_start = text.rfind("\n", 0, position) + 1
+    return not text[line_start:position].strip(indent)
+
+
+def _docker_command_images(original: str, lowered: str) -> list[tuple[int, str]]:
+    original, lowered = _joined_lines(original), _joined_lines(lowered)
+    found = []
+    for match in _DOCKER_COMMAND.finditer(lowered):
+        image = _first_operand(_shell_words(original[match.start(1) : match.end(1)]))
         if image:
-            yield match.start(), image
+            found.append((match.start(), image))
+    return found
+
+
+def _joined_lines(text: str) -> str:
+    """Shell line continuations joined, with the same length: positions stay comparable."""
+    return _LINE_CONTINUATION.sub(lambda m: " " * len(m.group()), text) if "\\" in text else text
 
 
 def _shell_words(text: str) -> list[str]:
-    try:
-        return shlex.split(text)
-    except ValueError:  # unbalanced quotes in pasted text
-        return text.split()
+    """Words of a shell command line, quotes removed (a simple, fast subset of shlex)."""
+    return [word.replace('"', "").replace("'", "") for word in _SHELL_WORD.findall(text)]
 
 
 def _first_operand(words: Sequence[str]) -> str:
@@ -353,9 +389,8 @@ def _spelling(name: str) -> str:
 
 
 def _names_of(entry: Entry) -> list[str]:
-    """The names an entry is known by: its id, its names, its image's repository name."""
-    last = image_repository(entry.image).rsplit("/", 1)[-1]
-    return [entry.id, *entry.names, *([last] if last not in _GENERIC_REPOSITORY_NAMES else [])]
+    """The names an entry is known by in text: its id and its names."""
+    return [entry.id, *entry.names]
 
 
 def _name_index(entries: Iterable[Entry]) -> dict[str, str]:
@@ -368,14 +403,30 @@ def _name_index(entries: Iterable[Entry]) -> dict[str, str]:
     return index
 
 
+def _repository_name_index(entries: Iterable[Entry]) -> dict[str, str]:
+    """Squashed last segment of each entry's repository → entry id, generic segments left out:
+    `louislam/uptime-kuma` gives "uptimekuma", `vaultwarden/server` gives nothing."""
+    index: dict[str, str] = {}
+    for entry in entries:
+        last = image_repository(entry.image).rsplit("/", 1)[-1]
+        if last not in _GENERIC_REPOSITORY_NAMES:
+            index.setdefault(_squashed(last), entry.id)
+    return index
+
+
 _GAP = "\x00"  # a character no name contains: where a separator may stand
 
 
 def _bounded_pattern(spellings: Sequence[str]) -> re.Pattern[str]:
-    """One regex for ASCII names: not inside a longer word ("pg" not in "upgrade"), but a version
-    may follow ("pg16", "mysql8", "postgres:16"); the words of a name may be joined by a space,
-    dot, dash, underscore or nothing ("open webui", "open-webui", "openwebui")."""
-    return re.compile(rf"(?<![a-z0-9])(?:{_trie(spellings)})(?![a-z])")
+    """One regex for ASCII names: not inside a longer word ("pg" not in
+    "upgrade"), but a version may follow ("pg16", "mysql8", "postgres:16"); the words of a name
+    may be joined by a space, dot, dash, underscore or nothing ("open webui", "openwebui").
+
+    The name (group 1) follows a character that is not a letter or digit: the pattern starts
+    with that character set, so the regex engine skips whole words in C and tries names only
+    at word starts. Search " " + text to find a name at the very start. (Text where most
+    characters are Chinese has a boundary at each of them: collapse non-ASCII runs first.)"""
+    return re.compile(rf"[^a-z0-9]({_trie(spellings)})(?![a-z])")
 
 
 def _trie(spellings: Sequence[str]) -> str:

@@ -822,8 +822,9 @@ def _env_value(name: str, raw: Any, limits: Limits, where: str) -> str:
     if raw is None:
         return ""
     if isinstance(raw, bool):
-        return "true" if raw else "false"
-    text = raw if isinstance(raw, str) else _number_text(raw)
+        text: str | None = "true" if raw else "false"
+    else:
+        text = raw if isinstance(raw, str) else _number_text(raw)
     if text is None:
         raise _Invalid(
             f"environment variable {_shown(name)} has {_kind(raw)} as value; use a string", where

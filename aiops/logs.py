@@ -1,5 +1,8 @@
-"""Structured logs: one JSON object per line, with a `severity` that Cloud Logging and
-CloudWatch both read. Only facts about a request go here: never the key, never the user's text.
+"""Structured logs: one JSON object per line on stdout, with a `severity` that Cloud Logging and
+CloudWatch both read, and the one request line every HTTP request ends with.
+
+Only facts about a request go here: never the key, never the user's text. A traceback is
+logged only for a real server fault (an answer 500), at ERROR.
 """
 
 from __future__ import annotations
@@ -8,13 +11,27 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
+# The fields of a request line that only a generation fills in; every request line has them,
+# so that a log query never has to ask whether a field exists.
+GENERATION_DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "llm_calls": 0,
+    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    "history": False,
+    "history_turns": 0,
+    "retried": False,
+}
+
 
 class JsonFormatter(logging.Formatter):
+    """A record as one line of JSON: time, severity, logger, message, the record's extras."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -28,14 +45,59 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` is at the time of the record, not at configuration.
+
+    Platforms and test runners swap `sys.stdout`; a handler that kept the first one would
+    write into a stream nobody reads any more.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stdout
+
+
+def level_for(status: int) -> int:
+    """The severity of a request line: a fault of ours is an ERROR, a failure upstream a WARNING."""
+    if status == 500 or status > 504:
+        return logging.ERROR
+    if status >= 500:
+        return logging.WARNING
+    return logging.INFO
+
+
+def request_fields(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The extras of a request line: the generation fields (defaults when none ran) and `facts`."""
+    return {**GENERATION_DEFAULTS, **facts}
+
+
 def configure(level: int = logging.INFO) -> None:
-    """Send the `aiops` loggers to stdout as JSON lines (idempotent)."""
+    """Send the `aiops` loggers to stdout as JSON lines (idempotent).
+
+    They do not propagate to the root logger: functions-framework (with LOG_EXECUTION_ID) and
+    the Lambda runtime put handlers there, which would print every line a second time.
+    """
     logger = logging.getLogger("aiops")
-    if any(getattr(h, "_aiops", False) for h in logger.handlers):
-        return
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    handler._aiops = True  # type: ignore[attr-defined]
-    logger.addHandler(handler)
+    _enable_aiops_loggers()
     logger.setLevel(level)
     logger.propagate = False
+    if any(isinstance(handler, StdoutHandler) for handler in logger.handlers):
+        return
+    handler = StdoutHandler()
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+
+
+def _enable_aiops_loggers() -> None:
+    """Undo `logging.config.dictConfig`, which disables the loggers it does not name (the
+    functions-framework runs one with LOG_EXECUTION_ID set)."""
+    for name, logger in logging.root.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger) and (name == "aiops" or name.startswith("aiops.")):
+            logger.disabled = False

@@ -6,10 +6,11 @@ or prose, with trailing commas, single quotes, comments, Python literals, or cut
 `parse_reply` turns any of these into a `ModelReply`, or raises `UnreadableReply` with one short
 sentence that can be shown to the model when it is asked once more.
 
-Strict JSON costs one `json` decode. Only when that fails is the text scanned: reasoning is
-dropped, every balanced (or unclosed) `{...}` span is decoded, strictly or with `json_repair`,
-and the best object wins: a wrapper first, then the one with most form fields, then a complete
-object over a cut-off one, a strict one over a repaired one, and a later one over an earlier one.
+Strict JSON costs one `json` decode. Only when that fails is the text scanned: `<think>` blocks
+are dropped, and every balanced (or unclosed) `{...}` span is read as strict JSON, else after a
+linear clean-up of the usual defects (`_cleaned`), else, if small, by `json_repair`. The best
+object wins: a wrapper first, then the one with most form fields, then a complete object over
+a cut-off one, a strict one over a repaired one, and a later one over an earlier one.
 """
 
 from __future__ import annotations
@@ -48,15 +49,34 @@ _WRAPPER_KEYS = frozenset({"changes", "reply", "questions"})
 _DECODER = json.JSONDecoder(strict=False)  # strict=False: raw newlines inside strings are fine
 _UNREAD = object()  # marks a span that could not be read
 
-# Limits that keep the fallback linear-ish: json_repair slows down sharply on deep nesting.
+# Limits that keep the fallback linear-ish. json_repair is quadratic on some broken input
+# (`{a:b,a:b,…}` of 8 KiB takes 0.4 s, of 32 KiB 7 s) and slow on deep nesting, so it only
+# sees small spans, within a budget; the common defects are fixed by `_cleaned` in linear time.
 _MAX_REPAIR_DEPTH = 32
-_MAX_REPAIRS = 16
+_MAX_REPAIR_CHARS = 8 * 1024
+_REPAIR_BUDGET_CHARS = 16 * 1024
 _MAX_RESCANS = 3
 
 _THINK_TAG = re.compile(r"<(/?)(?:think|thinking)\s*>", re.IGNORECASE)
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _ARRAY_START = re.compile(r"\A\s*(?:```[^\n`]*\n\s*)?\[\s*[\[{\"'\]]")
 _TOKEN = re.compile(r"""[{}\[\],"'\\\n]|//|/\*""")
+_LEXEME = re.compile(
+    r"""
+      (?P<string>"(?:[^"\\]|\\.)*")
+    | (?P<single>'(?:[^'\\\n]|\\.)*')
+    | (?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z)|\#[^\n]*)
+    | (?P<key>[A-Za-z_$][\w$]*)(?=\s*:)
+    | (?P<word>[A-Za-z_$][\w$]*)
+    | (?P<open>[{\[])
+    | (?P<close>[}\]])
+    | (?P<comma>,)
+    | (?P<other>[^"'/\#A-Za-z_${}\[\],]+|.)
+    """,
+    re.DOTALL | re.VERBOSE,
+)
+_SINGLE_QUOTED_ESCAPE = re.compile(r'\\(.)|"', re.DOTALL)
+_PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
 
 
 def parse_reply(text: str, form_fields: Collection[str]) -> ModelReply:
@@ -212,14 +232,11 @@ def _candidates(body: str) -> list[_Candidate]:
         for span in _spans_with_rescans(segment):
             spans.setdefault(offset + span.start, (segment, span, cut_off))
     found: list[_Candidate] = []
-    repairs_left = _MAX_REPAIRS
+    budget = _RepairBudget()
     for position in sorted(spans, reverse=True):  # the answer is usually last: repair it first
         segment, span, cut_off = spans[position]
         source = segment[span.start : span.complete_end if cut_off else span.end]
-        value, strict = _strict_value(source), True
-        if value is _UNREAD and repairs_left and _worth_repairing(source, span):
-            value, strict = _repaired(source), False
-            repairs_left -= 1
+        value, strict = _value_of(source, span, budget)
         if isinstance(value, dict):
             found.append(_Candidate(value, position, span.closed, strict))
     return found
@@ -274,7 +291,7 @@ def _object_spans(text: str, begin: int = 0) -> Iterator[_Span]:
         elif quote:
             if char == "\\":
                 skip_to = at + 2
-            elif char == quote or (char == "\n" and quote == "'"):
+            elif (char == quote and _closes_string(text, at)) or (char == "\n" and quote == "'"):
                 quote = ""
         elif char == '"' or (char == "'" and _opens_string(text, at)):
             quote = char
@@ -302,12 +319,50 @@ def _opens_string(text: str, at: int) -> bool:
     return before >= 0 and text[before] in "{[,:"
 
 
+def _closes_string(text: str, at: int) -> bool:
+    """Whether the quote at `at` closes its string: only before `: , } ] " '`, a comment or the
+    end, so that a stray quote inside a value (`"it"s"`, `'it's'`) does not."""
+    after = at + 1
+    while after < len(text) and text[after] in " \t\r\n":
+        after += 1
+    return after == len(text) or text[after] in ":,}]\"'/#"
+
+
 def _comment_end(text: str, at: int) -> int:
     if text.startswith("//", at):
         end = text.find("\n", at)
         return len(text) if end < 0 else end
     end = text.find("*/", at + 2)
     return len(text) if end < 0 else end + 2
+
+
+class _RepairBudget:
+    """How much more text json_repair may see while one answer is read."""
+
+    def __init__(self) -> None:
+        self.chars_left = _REPAIR_BUDGET_CHARS
+
+    def spend(self, source: str, span: _Span) -> bool:
+        """Whether json_repair may read `source`: small, shallow, with a `:`, within budget."""
+        if (
+            len(source) > min(_MAX_REPAIR_CHARS, self.chars_left)
+            or span.depth > _MAX_REPAIR_DEPTH
+            or ":" not in source
+        ):
+            return False
+        self.chars_left -= len(source)
+        return True
+
+
+def _value_of(source: str, span: _Span, budget: _RepairBudget) -> tuple[Any, bool]:
+    """The JSON value in `source` (`_UNREAD` if none) and whether it was strict JSON."""
+    value = _strict_value(source)
+    if value is not _UNREAD:
+        return value, True
+    value = _strict_value(_cleaned(source, close=not span.closed))
+    if value is _UNREAD and budget.spend(source, span):
+        value = _repaired(source)
+    return value, False
 
 
 def _strict_value(source: str) -> Any:
@@ -317,9 +372,53 @@ def _strict_value(source: str) -> Any:
         return _UNREAD
 
 
-def _worth_repairing(source: str, span: _Span) -> bool:
-    """Whether json_repair may run: an object needs a `:`; deep nesting makes it quadratic."""
-    return span.depth <= _MAX_REPAIR_DEPTH and ":" in source
+def _cleaned(source: str, *, close: bool) -> str:
+    """`source` with the usual defects fixed in one linear pass; maybe still not JSON.
+
+    Comments are dropped, single-quoted strings and bare keys double-quoted, Python's
+    `True`/`False`/`None` spelt as JSON, trailing commas dropped and, with `close`, the brackets
+    left open closed.
+    """
+    out: list[str] = []
+    closers: list[str] = []
+    for lexeme in _LEXEME.finditer(source):
+        kind, text = lexeme.lastgroup, lexeme.group()
+        if kind == "comment":
+            continue
+        if kind == "single":
+            text = _double_quoted(text[1:-1])
+        elif kind == "key":
+            text = f'"{text}"'
+        elif kind == "word":
+            text = _PYTHON_WORDS.get(text, text)
+        elif kind == "open":
+            closers.append("}" if text == "{" else "]")
+        elif kind == "close":
+            _drop_trailing_comma(out)
+            if closers:
+                closers.pop()
+        out.append(text)
+    if close:
+        _drop_trailing_comma(out)
+        out.extend(reversed(closers))
+    return "".join(out)
+
+
+def _double_quoted(inner: str) -> str:
+    def escaped(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return '\\"'
+        return "'" if match.group(1) == "'" else match.group(0)
+
+    return '"' + _SINGLE_QUOTED_ESCAPE.sub(escaped, inner) + '"'
+
+
+def _drop_trailing_comma(out: list[str]) -> None:
+    at = len(out) - 1
+    while at >= 0 and out[at].isspace():
+        at -= 1
+    if at >= 0 and out[at] == ",":
+        del out[at]
 
 
 def _repaired(source: str) -> Any:

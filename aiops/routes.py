@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from aiops import logs
 from aiops.api import ApiError, GenRequest
 from aiops.settings import Settings, get_settings
 
@@ -159,13 +160,14 @@ def respond(request: Request) -> Response:
     started = time.perf_counter()
     settings = get_settings()
     facts: dict[str, Any] = {}
+    fault: BaseException | None = None  # logged with its traceback on the request line
     try:
         response = route(request, settings, facts)
     except ApiError as error:
         response = error_response(error)
         facts["error"] = error.code
-    except Exception:
-        log.exception("unexpected error", extra={"request_id": request.request_id})
+    except Exception as exc:
+        fault = exc
         response = error_response(
             ApiError("internal_error", "Something went wrong on our side; try again.")
         )
@@ -174,15 +176,19 @@ def respond(request: Request) -> Response:
     response.headers["X-Request-Id"] = request.request_id
     if request.method.upper() == "HEAD":
         response.body = b""
-    log.info(
+    log.log(
+        logs.level_for(response.status),
         "request",
-        extra={
-            "request_id": request.request_id,
-            "method": request.method,
-            "path": request.path,
-            "status": response.status,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-            **facts,
-        },
+        exc_info=fault,
+        extra=logs.request_fields(
+            {
+                "request_id": request.request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                **facts,
+            }
+        ),
     )
     return response

@@ -4,6 +4,7 @@ invented with strong random ones, and masking known secrets in what is sent to t
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import string
@@ -91,6 +92,14 @@ def known_secrets(forms: Iterable[Mapping[str, Any]], changes: Iterable[Mapping[
     return sorted(found, key=len, reverse=True)
 
 
+def spellings(value: str) -> list[str]:
+    """How `value` can appear in a message: plainly, and inside a JSON string (the form and the
+    history reach the model as JSON, where `"`, `\\`, newlines and maybe non-ASCII are escaped).
+    Longest first, so that a plain spelling never cuts an escaped one in half."""
+    written = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
+    return sorted(written, key=len, reverse=True)
+
+
 @dataclass
 class Mask:
     """Placeholders for secret values: applied to what goes to the model, undone on its answer."""
@@ -101,8 +110,10 @@ class Mask:
         return f"__SECRET_{index + 1}__"
 
     def hide(self, text: str) -> str:
+        """`text` with every known secret replaced, as written plainly or escaped inside JSON."""
         for index, value in enumerate(self.values):
-            text = text.replace(value, self.placeholder(index))
+            for spelling in spellings(value):
+                text = text.replace(spelling, self.placeholder(index))
         return text
 
     def reveal(self, text: str) -> str:

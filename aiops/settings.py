@@ -21,7 +21,9 @@ def _split(value: object) -> object:
 class Settings(BaseSettings):
     """The service's configuration; field `x` is read from `AIOPS_X` unless aliased."""
 
-    model_config = SettingsConfigDict(env_prefix="AIOPS_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="AIOPS_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     mongodb_uri: str | None = Field(default=None, validation_alias="MONGODB_URI")
     mongodb_db: str = "aiops"

@@ -62,7 +62,9 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "retryReads": True,
 }
 """Defaults of the MongoClient: short, so that a request never hangs on the store.
-An option written in MONGODB_URI wins over the default here."""
+An option written in MONGODB_URI wins over the default here. With timeoutMS (client-side
+operation timeout) set, pymongo gives server selection what remains of timeoutMS, not
+serverSelectionTimeoutMS: a call to a down store fails after ~3 s."""
 
 OPERATION_TIMEOUT_S = 3.0
 """The deadline of one store call as a whole (index creation on first use included)."""

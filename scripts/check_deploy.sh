@@ -103,13 +103,16 @@ problems: list[str] = []
 with zipfile.ZipFile(out / "aiops.zip") as archive:
     names = set(archive.namelist())
 
-    # The function: handler.py and every file of aiops/ (code and data), no byte-code.
+    # The function: handler.py and every file of aiops/ (code and data), no byte-code, and not
+    # the evaluation suite aiops/eval/ (a developer tool).
     source = {"handler.py"} | {
         p.as_posix()
         for p in Path("aiops").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        and p.parts[1] != "eval"
     }
     problems += [f"missing from the zip: {name}" for name in sorted(source - names)]
+    problems += [f"should not be in the zip: {n}" for n in sorted(names) if n.startswith("aiops/eval/")]
 
     # Nothing of the repository but that.
     for name in sorted(names):

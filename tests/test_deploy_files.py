@@ -128,7 +128,10 @@ def test_zip_has_the_function_and_its_data(zip_names: set[str]) -> None:
     shipped = {
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "aiops").rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and p.suffix != ".pyc"
+        and not p.relative_to(ROOT / "aiops").as_posix().startswith("eval/")
     }
     assert shipped <= zip_names, shipped - zip_names
     for dependency in PACKAGED_DEPENDENCIES:
@@ -138,6 +141,7 @@ def test_zip_has_the_function_and_its_data(zip_names: set[str]) -> None:
 def test_zip_leaves_the_rest_of_the_repository_out(zip_names: set[str]) -> None:
     tops = {name.split("/")[0] for name in zip_names}
     assert not set(LEFT_OUT) & tops
+    assert not any(n.startswith("aiops/eval/") for n in zip_names), "a developer tool"
     assert not any(t.startswith(".venv") for t in tops)
     assert not {"serverless.yml", "package.json", "Dockerfile", "pyproject.toml"} & zip_names
     assert not any(n.endswith(".pyc") and n.startswith(("aiops/", "handler")) for n in zip_names)
@@ -385,3 +389,4 @@ def test_dockerignore_lets_in_only_what_the_image_needs() -> None:
     assert lines[0] == "*"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     assert allowed == {"requirements.txt", "handler.py", "aiops"}
+    assert "aiops/eval" in lines

@@ -483,6 +483,13 @@ def test_indexes_come_when_the_store_comes_back(restartable_mongo: Any, mongo_se
     store.close()
 
 
+def test_a_malformed_uri_is_a_store_error_without_the_uri() -> None:
+    store = MongoStore("mongodb://aiops:p@ss@word@127.0.0.1:1/", "aiops_test")
+    with pytest.raises(StoreUnavailable) as raised:
+        store.load(str(uuid.uuid4()), KEY_HASH)
+    assert "ss@word" not in str(raised.value)
+
+
 # --- the process-wide store -----------------------------------------------------------------
 
 

@@ -1,0 +1,168 @@
+"""`python -m aiops.eval`: evaluate a model on the scenarios and print the scores.
+
+    python -m aiops.eval --base-url https://api.deepseek.com/v1 --model deepseek-chat \\
+        [--api-key KEY] [--repeat K] [--only TAG[,TAG]] [--out report.json] [--concurrency N]
+
+The key comes from --api-key, else OPENAI_API_KEY; it is never printed or written. Progress goes
+to stderr, one line per scenario run; the table goes to stdout; the report to --out.
+Exit status: 0 when the evaluation ran (whatever the scores), 2 when it could not start or was
+stopped (bad arguments, bad scenario file, no key, key rejected on the first call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from aiops.eval.report import build_report, render_table, scrubbed, write_report
+from aiops.eval.runner import FatalProviderError, Job, Runner
+from aiops.eval.scenarios import SCENARIOS_PATH, ScenarioError, load_scenarios, select
+from aiops.eval.scoring import RunResult
+from aiops.settings import Settings
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m aiops.eval",
+        description="Evaluate how well a model fills the deploy form, on eval/scenarios.jsonl, "
+        "through the real service pipeline.",
+    )
+    cli.add_argument(
+        "--base-url",
+        required=True,
+        help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1",
+    )
+    cli.add_argument("--model", required=True, help="model name at that endpoint")
+    cli.add_argument(
+        "--api-key", help="the provider key (default: $OPENAI_API_KEY); never printed or stored"
+    )
+    cli.add_argument(
+        "--repeat",
+        type=_positive,
+        default=1,
+        metavar="K",
+        help="runs per scenario, for Pass^K (default 1)",
+    )
+    cli.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="only scenarios with this tag or id; repeat or separate with commas",
+    )
+    cli.add_argument(
+        "--out",
+        type=Path,
+        default=Path("eval-report.json"),
+        help="where to write the JSON report (default eval-report.json)",
+    )
+    cli.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="scenario runs in parallel (default 4)",
+    )
+    cli.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="deadline of one model call in seconds (default: AIOPS_LLM_TIMEOUT_S or 30)",
+    )
+    cli.add_argument(
+        "--scenarios",
+        type=Path,
+        default=SCENARIOS_PATH,
+        help="the scenario file (default eval/scenarios.jsonl)",
+    )
+    cli.add_argument(
+        "--list",
+        action="store_true",
+        help="list the selected scenarios and exit, without calling the model",
+    )
+    return cli
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    only = [part for item in args.only for part in item.split(",") if part.strip()]
+    try:
+        scenarios = select(load_scenarios(args.scenarios), only)
+    except ScenarioError as error:
+        return _fail(str(error))
+    if args.list:
+        for scenario in scenarios:
+            print(f"{scenario.id}\t{len(scenario.turns)} turn(s)\t{' '.join(scenario.tags)}")
+        return 0
+    api_key = args.api_key or os.environ.get("OPENAI_API_KEY", "")
+    if not api_key:
+        return _fail(
+            "no API key: pass --api-key or set OPENAI_API_KEY "
+            "(local servers such as Ollama or vLLM accept any value, e.g. --api-key local)"
+        )
+    try:
+        settings = eval_settings(args.base_url, args.model, args.timeout)
+    except ValidationError as error:
+        return _fail(f"bad settings: {error.errors()[0]['msg']}")
+
+    started = datetime.now(UTC)
+
+    def progress(done: int, total: int, job: Job, result: RunResult) -> None:
+        _progress(done, total, job, result, args.repeat, api_key)
+
+    runner = Runner(
+        settings, api_key, repeat=args.repeat, concurrency=args.concurrency, progress=progress
+    )
+    try:
+        results = runner.run(scenarios)
+    except FatalProviderError as error:
+        return _fail(f"stopped: {error}")
+    report = build_report(
+        results,
+        settings,
+        repeat=args.repeat,
+        only=only,
+        scenarios_file=str(args.scenarios),
+        started=started,
+    )
+    write_report(report, args.out, api_key)
+    print(scrubbed(render_table(results, report), api_key))
+    print(f"\nreport: {args.out}")
+    return 0
+
+
+def eval_settings(base_url: str, model: str, timeout_s: float | None) -> Settings:
+    """The service's settings from the environment, with the endpoint and model of the flags."""
+    overrides: dict[str, object] = {"openai_base_url": base_url, "model": model}
+    if timeout_s is not None:
+        overrides["llm_timeout_s"] = timeout_s
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _progress(done: int, total: int, job: Job, result: RunResult, repeat: int, key: str) -> None:
+    width = len(str(total))
+    run = f" #{job.run}" if repeat > 1 else ""
+    line = f"[{done:>{width}}/{total}] {job.scenario.id}{run} … {result.summary()}"
+    print(scrubbed(line, key), file=sys.stderr, flush=True)
+
+
+def _fail(message: str) -> int:
+    print(f"aiops.eval: {message}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,965 @@
+"""The performance bench of AIops (issue 7), one command:
+
+    python -m bench.run            # full: ~5 minutes on 2 cores
+    python -m bench.run --quick    # fewer rounds: ~1.5 minutes
+    python bench/run.py --smoke    # a tiny end-to-end run (the smoke test uses it)
+
+It starts, on loopback only: the mongoeco MongoDB wire server (as tests/fixtures/mongo.py does),
+the scripted Chat Completions server of the tests, and functions-framework servers (gunicorn, as
+production runs them) for handler.py:gen and for the floor functions bench/floor.py and
+bench/bare.py. Then it measures, side by side in one run, in alternating rounds:
+
+1. overhead: latency of POST /gen (a conversation continuation) against the floor function;
+2. round trips per request: store commands (pymongo command monitoring, in process) and model
+   calls (the scripted model's request log);
+3. cold start: process start to the first answered /gen, and `python -X importtime`, against a
+   bare function importing the same SDKs;
+4. tokens: the prompts of the original examples and of a 10-turn conversation, the static prefix,
+   and the completion of a patch against a full form;
+5. throughput at concurrency 8, 16, 32 with a 200 ms model against the ideal, and memory;
+then profiles the in-process path with pyinstrument. It writes bench/results/latest.json and
+latest.md, and prints the Markdown summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import harness, scenario  # noqa: E402
+from bench import tokens as tokens_module  # noqa: E402
+from bench.harness import (  # noqa: E402
+    Client,
+    Server,
+    closed_loop,
+    median,
+    memory_kib,
+    percentile,
+    ratio,
+    rounded,
+)
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+DB_NAME = "aiops_bench"
+
+GOALS = {
+    "overhead_p50_ratio": 1.2,
+    "cold_start_ratio": 1.15,
+    "mysql_prompt_tokens": 1500,
+    "history_tokens_per_turn": 120,
+    "store_reads": 1,
+    "store_writes": 1,
+    "model_calls": 1,
+}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "warmup": 20,
+        "overhead_rounds": 6,
+        "overhead_requests": 60,
+        "inprocess_rounds": 4,
+        "inprocess_requests": 50,
+        "profile_requests": 300,
+        "cold_rounds": 5,
+        "import_rounds": 5,
+        "throughput_levels": [8, 16, 32],
+        "throughput_seconds": 6.0,
+        "throughput_rounds": 2,
+        "memory_requests": 1000,
+        "model_delay_s": 0.2,
+    },
+    "quick": {
+        "warmup": 10,
+        "overhead_rounds": 3,
+        "overhead_requests": 30,
+        "inprocess_rounds": 2,
+        "inprocess_requests": 30,
+        "profile_requests": 100,
+        "cold_rounds": 3,
+        "import_rounds": 3,
+        "throughput_levels": [8, 16, 32],
+        "throughput_seconds": 2.5,
+        "throughput_rounds": 1,
+        "memory_requests": 300,
+        "model_delay_s": 0.2,
+    },
+    "smoke": {
+        "warmup": 2,
+        "overhead_rounds": 2,
+        "overhead_requests": 3,
+        "inprocess_rounds": 2,
+        "inprocess_requests": 2,
+        "profile_requests": 3,
+        "cold_rounds": 1,
+        "import_rounds": 1,
+        "throughput_levels": [8],
+        "throughput_seconds": 0.5,
+        "throughput_rounds": 1,
+        "memory_requests": 20,
+        "model_delay_s": 0.2,
+    },
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- the environment of one run -------------------------------------------------------------
+
+
+class Bench:
+    """The shared servers of one run: the store, the model, and helpers to start functions."""
+
+    def __init__(self, work: Path, config: dict[str, Any]) -> None:
+        self.work = work
+        self.config = config
+        self.model_delay_s = 0.0
+        log("starting the scripted model and the MongoDB wire server (mongoeco)")
+        self.model_server, self.model = harness.start_model()
+        self.model.responder = self._respond
+        self.mongo = harness.start_mongo(work)
+        self.env = {
+            "MONGODB_URI": self.mongo.uri,
+            "AIOPS_MONGODB_DB": DB_NAME,
+            "OPENAI_BASE_URL": self.model.base_url,
+        }
+        self.floor_prompt = work / "floor-prompt.json"
+        self.parent: dict[str, Any] = {}
+        self.follow_up: dict[str, Any] = {}
+
+    def _respond(self, body: dict[str, Any]) -> Any:
+        from tests.fixtures.model_server import Scripted
+
+        return Scripted(content=scenario.answer_for(body), delay_s=self.model_delay_s)
+
+    def model_log(self) -> list[dict[str, Any]]:
+        with self.model._lock:
+            return list(self.model.requests)
+
+    def clear_model_log(self) -> None:
+        with self.model._lock:
+            self.model.requests.clear()
+            self.model.headers.clear()
+
+    def server(self, name: str) -> Server:
+        sources = {
+            "aiops": (ROOT / "handler.py", "gen", {}),
+            "floor": (BENCH_DIR / "floor.py", "floor", {"BENCH_FLOOR_PROMPT": str(self.floor_prompt)}),
+            "bare": (BENCH_DIR / "bare.py", "bare", {}),
+        }
+        source, target, extra = sources[name]
+        return Server(name, source, target, {**self.env, **extra}, self.work / f"{name}.log")
+
+    def close(self) -> None:
+        self.model_server.shutdown()
+        self.mongo.stop()
+
+
+def ready_gen(server: Server) -> bool:
+    if not harness.listening(server):
+        return False
+    client = Client(server.url, timeout_s=5)
+    try:
+        status, _, _ = client.request("GET", "/healthz")
+        return status == 200
+    except OSError:
+        return False
+    finally:
+        client.close()
+
+
+def path_of(name: str) -> str:
+    return "/gen" if name == "aiops" else "/"
+
+
+# --- setup: the conversation every measured request continues -------------------------------
+
+
+def prepare(bench: Bench, aiops: Server) -> dict[str, Any]:
+    """Start a conversation (the mysql example), continue it once, and hand the floor a prompt of
+    the same size as AIops' prompt for that continuation."""
+    client = Client(aiops.url)
+    first_input = scenario.CONVERSATION[0][0]
+    status, parent, _ = client.post_json("/gen", scenario.gen_body(first_input, scenario.STARTING_FORM))
+    if status != 200:
+        raise RuntimeError(f"the first /gen failed: {status} {parent}")
+    bench.parent = parent
+    bench.follow_up = scenario.gen_body(
+        scenario.CONVERSATION[1][0], scenario.form_of(parent), parent["MessageId"]
+    )
+    bench.clear_model_log()
+    status, answer, _ = client.post_json("/gen", bench.follow_up)
+    client.close()
+    if status != 200:
+        raise RuntimeError(f"the continuation failed: {status} {answer}")
+    request = bench.model_log()[-1]
+    messages = request["messages"]
+    static = "\n\n".join(str(m["content"]) for m in messages[:-1])
+    bench.floor_prompt.write_text(
+        json.dumps({"system": static, "response_format": request.get("response_format")})
+    )
+    return {
+        "aiops_prompt_chars": sum(len(str(m["content"])) for m in messages),
+        "aiops_messages": len(messages),
+    }
+
+
+# --- 1. overhead ----------------------------------------------------------------------------
+
+
+def phase_overhead(bench: Bench, servers: dict[str, Server]) -> dict[str, Any]:
+    cfg = bench.config
+    body = json.dumps(bench.follow_up).encode()
+    clients = {name: Client(server.url) for name, server in servers.items()}
+    for name, client in clients.items():  # warm up: lazy imports, pools, first connections
+        for _ in range(cfg["warmup"]):
+            status, data, _ = client.request("POST", path_of(name), body)
+            if status != 200:
+                raise RuntimeError(f"{name} answered {status}: {data[:300]!r}")
+    bench.clear_model_log()
+    rounds: list[dict[str, Any]] = []
+    pooled: dict[str, list[float]] = {"aiops": [], "floor": []}
+    for index in range(cfg["overhead_rounds"]):
+        order = ("aiops", "floor") if index % 2 == 0 else ("floor", "aiops")
+        row: dict[str, Any] = {"order": list(order)}
+        for name in order:
+            latencies = []
+            for _ in range(cfg["overhead_requests"]):
+                status, data, elapsed = clients[name].request("POST", path_of(name), body)
+                if status != 200:
+                    raise RuntimeError(f"{name} answered {status}: {data[:300]!r}")
+                latencies.append(elapsed * 1000)
+            pooled[name] += latencies
+            row[name] = {"p50_ms": percentile(latencies, 50), "p90_ms": percentile(latencies, 90)}
+        row["p50_ratio"] = ratio(row["aiops"]["p50_ms"], row["floor"]["p50_ms"])
+        row["p90_ratio"] = ratio(row["aiops"]["p90_ms"], row["floor"]["p90_ms"])
+        rounds.append(row)
+    for client in clients.values():
+        client.close()
+    model_calls = len(bench.model_log())
+    sent = cfg["overhead_rounds"] * cfg["overhead_requests"] * 2
+    summary = {
+        name: {
+            "p50_ms_median_of_rounds": median([r[name]["p50_ms"] for r in rounds]),
+            "p90_ms_median_of_rounds": median([r[name]["p90_ms"] for r in rounds]),
+            "p50_ms_pooled": percentile(pooled[name], 50),
+            "p90_ms_pooled": percentile(pooled[name], 90),
+            "requests": len(pooled[name]),
+        }
+        for name in ("aiops", "floor")
+    }
+    p50_ratio = median([r["p50_ratio"] for r in rounds])
+    return {
+        "what": "POST /gen continuing a conversation (1 store read, 1 model call, 1 store write), "
+        "model answers instantly; sequential keep-alive client; floor = bench/floor.py",
+        "rounds": rounds,
+        "summary": summary,
+        "p50_ratio_median_of_rounds": p50_ratio,
+        "p90_ratio_median_of_rounds": median([r["p90_ratio"] for r in rounds]),
+        "p50_overhead_ms": summary["aiops"]["p50_ms_median_of_rounds"]
+        - summary["floor"]["p50_ms_median_of_rounds"],
+        "model_calls_per_request_both": model_calls / sent if sent else None,
+        "goal_p50_ratio": GOALS["overhead_p50_ratio"],
+        "goal_met": p50_ratio <= GOALS["overhead_p50_ratio"],
+    }
+
+
+# --- 2. round trips (in process) and the profile --------------------------------------------
+
+
+def phase_inprocess(bench: Bench) -> dict[str, Any]:
+    cfg = bench.config
+    profile_dir = RESULTS_DIR
+    env = {**harness.server_env({}), **bench.env, "BENCH_FLOOR_PROMPT": str(bench.floor_prompt)}
+    config = {
+        "env": {k: v for k, v in env.items() if k in (*bench.env, "BENCH_FLOOR_PROMPT")},
+        "rounds": cfg["inprocess_rounds"],
+        "requests": cfg["inprocess_requests"],
+        "profile_requests": cfg["profile_requests"],
+        "profile_dir": str(profile_dir),
+        "log_path": str(bench.work / "inprocess.log"),
+    }
+    bench.clear_model_log()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.inprocess", json.dumps(config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.inprocess failed:\n{done.stderr[-4000:]}")
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    model_requests = len(bench.model_log())
+    measured = {}
+    for name in ("aiops", "floor"):
+        record = raw[name]
+        reads = [c.get("find", 0) for c in record["commands"]]
+        writes = [c.get("insert", 0) + c.get("update", 0) for c in record["commands"]]
+        kinds: dict[str, int] = {}
+        for commands in record["commands"]:
+            for command, count in commands.items():
+                kinds[command] = kinds.get(command, 0) + count
+        n = len(record["commands"])
+        measured[name] = {
+            "requests": n,
+            "store_commands_per_request": {k: v / n for k, v in sorted(kinds.items())},
+            "store_reads_max": max(reads, default=0),
+            "store_writes_max": max(writes, default=0),
+            "wall_ms_median": median(record["wall_s"]) * 1000,
+            "cpu_ms_median": median(record["cpu_s"]) * 1000,
+            "cpu_ms_mean": sum(record["cpu_s"]) / max(n, 1) * 1000,
+            "statuses": sorted(set(record["statuses"])),
+        }
+    aiops = measured["aiops"]
+    llm_calls = raw["aiops"]["llm_calls"]
+    # Every request of the subprocess (first, warm-up, measured, profiled) reached the model once.
+    total_requests = 1 + 3 * 2 + aiops["requests"] + measured["floor"]["requests"]
+    total_requests += cfg["profile_requests"] if raw.get("profile", {}).get("requests") else 0
+    result = {
+        "what": "in process: aiops.routes.respond(Request) and bench.floor.handle(body), "
+        "pymongo CommandListener registered before the client exists",
+        "first_request_commands": raw["first_request"]["commands"],
+        "first_request_wall_ms": raw["first_request"]["wall_s"] * 1000,
+        "aiops": aiops,
+        "floor": measured["floor"],
+        "llm_calls_per_request_max": max(llm_calls, default=0),
+        "llm_calls_per_request_median": median(llm_calls),
+        "model_requests_logged": model_requests,
+        "model_requests_expected_if_one_each": total_requests,
+        "cpu_ratio": ratio(aiops["cpu_ms_median"], measured["floor"]["cpu_ms_median"]),
+        "wall_ratio": ratio(aiops["wall_ms_median"], measured["floor"]["wall_ms_median"]),
+        "goal_met": aiops["store_reads_max"] <= GOALS["store_reads"]
+        and aiops["store_writes_max"] <= GOALS["store_writes"]
+        and max(llm_calls, default=0) <= GOALS["model_calls"],
+    }
+    profile = raw.get("profile")
+    return {"round_trips": result, "profile": profile}
+
+
+# --- 3. cold start --------------------------------------------------------------------------
+
+
+def cold_start_once(bench: Bench, name: str) -> float:
+    server = bench.server(name)
+    body = json.dumps(bench.follow_up).encode()
+    path = path_of(name)
+
+    def answered() -> bool:
+        reply = harness.try_post(server.url, path, body)
+        if reply is None:
+            return False
+        if reply[0] != 200:
+            raise RuntimeError(f"{name} answered {reply[0]} at start: {reply[1][:300]!r}")
+        return True
+
+    server.spawn()
+    try:
+        return server.wait_until(answered)
+    finally:
+        server.stop()
+
+
+def importtime(statement: str) -> dict[str, Any]:
+    """`python -X importtime -c statement`: total of self times (ms), the process's wall time,
+    and the slowest first-level imports."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", statement],
+        cwd=ROOT,
+        env=harness.server_env({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"importtime {statement!r} failed: {done.stderr[-2000:]}")
+    total_us, top = 0, []
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)", line)
+        if not match:
+            continue
+        total_us += int(match.group(1))
+        if len(match.group(3)) == 1:  # a first-level import
+            top.append((int(match.group(2)), match.group(4)))
+    top.sort(reverse=True)
+    return {
+        "total_ms": total_us / 1000,
+        "process_wall_ms": wall * 1000,
+        "top_level": [{"module": m, "cumulative_ms": us / 1000} for us, m in top[:12]],
+    }
+
+
+def phase_cold_start(bench: Bench) -> dict[str, Any]:
+    cfg = bench.config
+    names = ("aiops", "bare", "floor")
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(cfg["cold_rounds"]):
+        order = names if index % 2 == 0 else tuple(reversed(names))
+        for name in order:
+            times[name].append(cold_start_once(bench, name) * 1000)
+    statements = {
+        "handler": "import handler",
+        "handler_and_first_request_imports": "import handler, aiops.service, openai, pymongo",
+        "bare": "import bench.bare",
+    }
+    imports: dict[str, list[dict[str, Any]]] = {name: [] for name in statements}
+    for index in range(cfg["import_rounds"]):
+        order = list(statements) if index % 2 == 0 else list(reversed(statements))
+        for name in order:
+            imports[name].append(importtime(statements[name]))
+    import_summary = {
+        name: {
+            "total_ms_median": median([run["total_ms"] for run in runs]),
+            "process_wall_ms_median": median([run["process_wall_ms"] for run in runs]),
+            "top_level": runs[-1]["top_level"],
+        }
+        for name, runs in imports.items()
+    }
+    first = {name: median(values) for name, values in times.items()}
+    cold_ratio = ratio(first["aiops"], first["bare"])
+    bare_import = import_summary["bare"]["total_ms_median"]
+    return {
+        "what": "process start (Popen of functions-framework) to the first 200 answer of a real "
+        "request (POST /gen continuing a conversation: store read + model call + store write); "
+        "bare = bench/bare.py (imports openai, pymongo, pydantic, functions_framework, answers)",
+        "first_answer_ms": {name: {"median": first[name], "runs": times[name]} for name in names},
+        "ratio_vs_bare": cold_ratio,
+        "floor_ratio_vs_bare": ratio(first["floor"], first["bare"]),
+        "importtime": import_summary,
+        "importtime_ratio_handler_vs_bare": ratio(
+            import_summary["handler"]["total_ms_median"], bare_import
+        ),
+        "importtime_ratio_full_vs_bare": ratio(
+            import_summary["handler_and_first_request_imports"]["total_ms_median"], bare_import
+        ),
+        "goal_ratio": GOALS["cold_start_ratio"],
+        "goal_met": cold_ratio <= GOALS["cold_start_ratio"],
+    }
+
+
+# --- 4. tokens ------------------------------------------------------------------------------
+
+
+def phase_tokens(bench: Bench, aiops: Server, tokenizer: tokens_module.Tokenizer) -> dict[str, Any]:
+    client = Client(aiops.url)
+    captured: list[dict[str, Any]] = []
+
+    def send(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        bench.clear_model_log()
+        status, answer, _ = client.post_json("/gen", body)
+        if status != 200:
+            raise RuntimeError(f"/gen answered {status}: {answer}")
+        requests = bench.model_log()
+        captured.extend(requests)
+        return answer, requests[-1]
+
+    def prompt_figures(request: dict[str, Any]) -> dict[str, Any]:
+        messages = request["messages"]
+        schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema")
+        figures = {
+            "messages": len(messages),
+            "prompt_tokens": tokenizer.messages(messages),
+            "static_instructions_tokens": tokenizer.message(messages[0]),
+            "prompt_chars": sum(len(str(m["content"])) for m in messages),
+            "response_schema_tokens_approx": tokenizer.count(tokens_module.compact(schema))
+            if schema
+            else 0,
+            "by_message": [
+                {"role": m["role"], "tokens": tokenizer.message(m), "starts": str(m["content"])[:60]}
+                for m in messages
+            ],
+        }
+        figures["prompt_tokens_with_schema"] = (
+            figures["prompt_tokens"] + figures["response_schema_tokens_approx"]
+        )
+        return figures
+
+    # The original README's examples, as a user of the original service would send them.
+    examples: dict[str, Any] = {}
+    answers: dict[str, dict[str, Any]] = {}
+    for example in scenario.original_examples():
+        request = dict(example["request"], openai_token=harness.BENCH_KEY)
+        if example.get("continues"):
+            previous = answers[example["continues"]]
+            request["params"] = scenario.form_of(previous)
+            request["parent_message_id"] = previous["MessageId"]
+        answer, model_request = send(request)
+        answers[example["name"]] = answer
+        examples[example["name"]] = prompt_figures(model_request)
+        examples[example["name"]]["original_raw_output_tokens"] = tokenizer.count(
+            example["raw_model_output"]
+        )
+
+    # A 10-turn conversation: history grows by one compact exchange per turn.
+    turns: list[dict[str, Any]] = []
+    form, parent = dict(scenario.STARTING_FORM), None
+    for text, _changes, _reply in scenario.CONVERSATION:
+        answer, model_request = send(scenario.gen_body(text, form, parent))
+        messages = model_request["messages"]
+        history = [m for m in messages[1:-1] if m["role"] != "system"]
+        turns.append(
+            {
+                "user_input": text,
+                "prompt_tokens": tokenizer.messages(messages),
+                "history_messages": len(history),
+                "history_tokens": sum(tokenizer.message(m) for m in history),
+                "facts_tokens": sum(tokenizer.message(m) for m in messages[1:-1] if m["role"] == "system"),
+                "last_message_tokens": tokenizer.message(messages[-1]),
+                "_messages": messages,
+            }
+        )
+        form, parent = scenario.form_of(answer), answer["MessageId"]
+    growth = [b["history_tokens"] - a["history_tokens"] for a, b in zip(turns, turns[1:], strict=False)]
+    prompt_growth = [b["prompt_tokens"] - a["prompt_tokens"] for a, b in zip(turns, turns[1:], strict=False)]
+    shared = [shared_prefix_tokens(a["_messages"], b["_messages"], tokenizer) for a, b in zip(turns, turns[1:], strict=False)]
+    for turn in turns:
+        del turn["_messages"]
+
+    # The static prefix: byte-identical in every request this run sent?
+    prefixes = {str(r["messages"][0]["content"]) for r in captured + bench.model_log()}
+    formats = {json.dumps(r.get("response_format"), sort_keys=True) for r in captured}
+    static_tokens = tokenizer.message(captured[0]["messages"][0]) if captured else 0
+
+    # The completion: a patch against a full form, for the follow-up of the examples.
+    follow = scenario.CONVERSATION[1]
+    full_form = scenario.form_of(answers.get("multi_turn_followup") or answers["simple_deploy"])
+    patch = scenario.wrapper(follow[1], follow[2])
+    strict_changes = {name: follow[1].get(name) for name in full_form_fields()}
+    strict_patch = scenario.wrapper(strict_changes, follow[2])
+    full = scenario.wrapper({k: v for k, v in full_form.items() if k in full_form_fields()}, follow[2])
+    completion = {
+        "patch_tokens": tokenizer.count(patch),
+        "patch_strict_schema_tokens": tokenizer.count(strict_patch),
+        "full_form_tokens": tokenizer.count(full),
+        "note": "patch = only the changed fields; patch_strict_schema = the same answer with every "
+        "field of the strict json_schema present (null = unchanged), as a strict-mode model must "
+        "write it; full_form = every field with its value (the original service's answer style). "
+        "Compact JSON as structured-output models write it.",
+    }
+    completion["full_over_patch"] = ratio(completion["full_form_tokens"], completion["patch_tokens"])
+    completion["strict_over_patch"] = ratio(
+        completion["patch_strict_schema_tokens"], completion["patch_tokens"]
+    )
+    client.close()
+    mysql = examples["simple_deploy"]["prompt_tokens"]
+    per_turn = median(growth) if growth else float("nan")
+    return {
+        "tokenizer": tokenizer.name,
+        "exact": tokenizer.exact,
+        "counting": "OpenAI cookbook formula for gpt-4o: 3 per message + role + content, + 3; "
+        "the json_schema response format is counted apart (approximate: its compact JSON)",
+        "examples": examples,
+        "conversation": {
+            "turns": turns,
+            "history_growth_per_turn": growth,
+            "history_growth_median": per_turn,
+            "history_growth_max": max(growth, default=0),
+            "prompt_growth_per_turn": prompt_growth,
+            "shared_prefix_tokens_with_previous_turn": shared,
+        },
+        "static_prefix": {
+            "distinct_system_prompts": len(prefixes),
+            "byte_identical": len(prefixes) == 1,
+            "distinct_response_formats": len(formats),
+            "requests_compared": len(captured) + len(bench.model_log()),
+            "tokens": static_tokens,
+            "openai_cache_minimum_tokens": 1024,
+        },
+        "completion": completion,
+        "goals": {
+            "mysql_prompt_tokens": {"value": mysql, "goal": GOALS["mysql_prompt_tokens"], "met": mysql <= GOALS["mysql_prompt_tokens"]},
+            "history_tokens_per_turn": {"value": per_turn, "max": max(growth, default=0), "goal": GOALS["history_tokens_per_turn"], "met": max(growth, default=0) <= GOALS["history_tokens_per_turn"]},
+            "static_prefix_identical": {"met": len(prefixes) == 1},
+        },
+    }
+
+
+def full_form_fields() -> tuple[str, ...]:
+    from aiops.form import FIELDS
+
+    return FIELDS
+
+
+def shared_prefix_tokens(a: list[dict[str, Any]], b: list[dict[str, Any]], tokenizer: Any) -> int:
+    """Tokens of the longest common prefix of two prompts (what a provider's cache can reuse)."""
+    tokens = 3
+    for first, second in zip(a, b, strict=False):
+        if first != second:
+            common = os.path.commonprefix([str(first["content"]), str(second["content"])])
+            return tokens + tokenizer.count(common)
+        tokens += tokenizer.message(first)
+    return tokens
+
+
+# --- 5. throughput and memory ---------------------------------------------------------------
+
+
+def phase_throughput(bench: Bench) -> dict[str, Any]:
+    cfg = bench.config
+    threads = harness.gunicorn_threads()
+    delay = cfg["model_delay_s"]
+    body = json.dumps(bench.follow_up).encode()
+    servers = {name: bench.server(name) for name in ("aiops", "floor")}
+    sent = {name: 0 for name in servers}
+    with contextlib.ExitStack() as stack:
+        for name, server in servers.items():
+            stack.enter_context(harness.running(server, ready_gen if name == "aiops" else None))
+        started_memory = {}
+        for name, server in servers.items():  # one request: lazy imports and clients in place
+            Client(server.url).request("POST", path_of(name), body)
+            sent[name] += 1
+            started_memory[name] = memory_kib(server.pids())
+        bench.model_delay_s = delay
+        levels: list[dict[str, Any]] = []
+        for concurrency in cfg["throughput_levels"]:
+            row: dict[str, Any] = {"concurrency": concurrency}
+            ideal = min(concurrency, threads) / delay
+            runs: dict[str, list[harness.LoadResult]] = {"aiops": [], "floor": []}
+            for index in range(cfg["throughput_rounds"]):
+                order = ("aiops", "floor") if index % 2 == 0 else ("floor", "aiops")
+                for name in order:
+                    result = closed_loop(
+                        servers[name].url, path_of(name), body,
+                        concurrency=concurrency, duration_s=cfg["throughput_seconds"],
+                    )  # fmt: skip
+                    sent[name] += result.ok + sum(result.errors.values())
+                    runs[name].append(result)
+            for name, results in runs.items():
+                latencies = [x * 1000 for r in results for x in r.latencies_s]
+                errors: dict[str, int] = {}
+                for r in results:
+                    for kind, count in r.errors.items():
+                        errors[kind] = errors.get(kind, 0) + count
+                row[name] = {
+                    "rps_median": median([r.throughput for r in results]),
+                    "p50_ms": percentile(latencies, 50),
+                    "p90_ms": percentile(latencies, 90),
+                    "requests": len(latencies),
+                    "errors": errors,
+                }
+            row["ideal_rps"] = ideal
+            row["aiops_vs_ideal"] = ratio(row["aiops"]["rps_median"], ideal)
+            row["floor_vs_ideal"] = ratio(row["floor"]["rps_median"], ideal)
+            row["aiops_vs_floor"] = ratio(row["aiops"]["rps_median"], row["floor"]["rps_median"])
+            levels.append(row)
+            log(
+                f"  concurrency {concurrency}: aiops {row['aiops']['rps_median']:.1f} rps, "
+                f"floor {row['floor']['rps_median']:.1f} rps, ideal {ideal:.0f}"
+            )
+        bench.model_delay_s = 0.0
+        # Memory: bring each server to the same number of requests, then read /proc.
+        target = cfg["memory_requests"]
+        for name, server in servers.items():
+            missing = target - sent[name]
+            if missing > 0:
+                result = closed_loop(server.url, path_of(name), body, concurrency=8, total=missing)
+                sent[name] += result.ok + sum(result.errors.values())
+        memory = {
+            name: {
+                "after_first_request": started_memory[name],
+                "after_requests": memory_kib(server.pids()),
+                "requests_served": sent[name],
+            }
+            for name, server in servers.items()
+        }
+    peak = {name: memory[name]["after_requests"]["peak_rss_kib"] for name in memory}
+    return {
+        "what": f"closed loop, keep-alive clients, model delay {delay * 1000:.0f} ms; ideal = "
+        f"min(concurrency, gunicorn threads = {threads}) / model delay (1 worker, "
+        "functions-framework's default threads = cpu_count × 4)",
+        "gunicorn_threads": threads,
+        "levels": levels,
+        "memory": memory,
+        "memory_peak_ratio_vs_floor": ratio(peak["aiops"], peak["floor"]),
+        "memory_note": "peak = sum of VmHWM over the functions-framework process tree (gunicorn "
+        "arbiter + its worker), read from /proc after the requests",
+    }
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def mark(met: bool | None) -> str:
+    return "n/a" if met is None else ("met" if met else "NOT met")
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        f"# AIops bench — {report['profile']} run, {report['finished_at']}",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), Python {m['python']}, "
+        f"gunicorn {m['gunicorn_workers']} worker × {m['gunicorn_threads']} threads; "
+        f"load average at start {', '.join(fmt(x, 2) for x in m['loadavg_at_start'])}. "
+        f"Took {fmt(report['seconds'], 0)} s. Medians over alternating rounds; ratio = AIops ÷ its floor.",
+        "",
+    ]
+    o = report.get("overhead")
+    if o:
+        a, f = o["summary"]["aiops"], o["summary"]["floor"]
+        lines += [
+            "## 1. Overhead (model answers instantly)",
+            "",
+            "| | AIops /gen | floor | ratio |",
+            "|---|---|---|---|",
+            f"| p50 latency (ms) | {fmt(a['p50_ms_median_of_rounds'], 2)} | {fmt(f['p50_ms_median_of_rounds'], 2)} | "
+            f"**{fmt(o['p50_ratio_median_of_rounds'], 2)}** (goal ≤ {o['goal_p50_ratio']}: {mark(o['goal_met'])}) |",
+            f"| p90 latency (ms) | {fmt(a['p90_ms_median_of_rounds'], 2)} | {fmt(f['p90_ms_median_of_rounds'], 2)} | "
+            f"{fmt(o['p90_ratio_median_of_rounds'], 2)} |",
+            f"| requests measured | {a['requests']} | {f['requests']} | |",
+            "",
+            f"Overhead at p50: {fmt(o['p50_overhead_ms'], 2)} ms per request.",
+            "",
+        ]
+    r = (report.get("inprocess") or {}).get("round_trips")
+    if r:
+        a, f = r["aiops"], r["floor"]
+        lines += [
+            "## 2. Round trips per request (in process, pymongo command monitoring)",
+            "",
+            "| | AIops | floor | goal |",
+            "|---|---|---|---|",
+            f"| store commands per request | {fmt_counts(a['store_commands_per_request'])} | "
+            f"{fmt_counts(f['store_commands_per_request'])} | ≤ 1 read + 1 write: {mark(r['goal_met'])} |",
+            f"| model calls per request | {fmt(r['llm_calls_per_request_max'], 0)} (max), "
+            f"model log {r['model_requests_logged']} for {r['model_requests_expected_if_one_each']} requests | 1 | 1 |",
+            f"| CPU per request (ms, median) | {fmt(a['cpu_ms_median'], 2)} | {fmt(f['cpu_ms_median'], 2)} | "
+            f"ratio {fmt(r['cpu_ratio'], 2)} |",
+            f"| wall per request in process (ms, median) | {fmt(a['wall_ms_median'], 2)} | {fmt(f['wall_ms_median'], 2)} | "
+            f"ratio {fmt(r['wall_ratio'], 2)} |",
+            "",
+            f"First request of a process: {fmt_counts(r['first_request_commands'])} "
+            f"({fmt(r['first_request_wall_ms'], 0)} ms; indexes are created once).",
+            "",
+        ]
+    c = report.get("cold_start")
+    if c:
+        fa = c["first_answer_ms"]
+        it = c["importtime"]
+        lines += [
+            "## 3. Cold start",
+            "",
+            "| | AIops | bare | floor | AIops ÷ bare |",
+            "|---|---|---|---|---|",
+            f"| process start → first answered request (ms) | {fmt(fa['aiops']['median'], 0)} | "
+            f"{fmt(fa['bare']['median'], 0)} | {fmt(fa['floor']['median'], 0)} | "
+            f"**{fmt(c['ratio_vs_bare'], 2)}** (goal ≤ {c['goal_ratio']}: {mark(c['goal_met'])}) |",
+            f"| `-X importtime` total (ms): `import handler` | {fmt(it['handler']['total_ms_median'], 0)} | "
+            f"{fmt(it['bare']['total_ms_median'], 0)} | | {fmt(c['importtime_ratio_handler_vs_bare'], 2)} |",
+            f"| … plus what the first request imports | {fmt(it['handler_and_first_request_imports']['total_ms_median'], 0)} | "
+            f"{fmt(it['bare']['total_ms_median'], 0)} | | {fmt(c['importtime_ratio_full_vs_bare'], 2)} |",
+            "",
+            "Slowest first-level imports (handler + first request): "
+            + ", ".join(
+                f"{x['module']} {fmt(x['cumulative_ms'], 0)} ms"
+                for x in it["handler_and_first_request_imports"]["top_level"][:6]
+            ),
+            "",
+        ]
+    t = report.get("tokens")
+    if t:
+        ex = t["examples"]
+        conv = t["conversation"]
+        sp = t["static_prefix"]
+        comp = t["completion"]
+        g = t["goals"]
+        lines += [
+            f"## 4. Tokens ({t['tokenizer']}{'' if t['exact'] else ', an estimate'})",
+            "",
+            "| prompt | tokens | + response schema (approx.) | static instructions |",
+            "|---|---|---|---|",
+        ]
+        for name, e in ex.items():
+            lines.append(
+                f"| {name} | {e['prompt_tokens']} | {e['prompt_tokens_with_schema']} | {e['static_instructions_tokens']} |"
+            )
+        lines += [
+            "",
+            f"- mysql example: {g['mysql_prompt_tokens']['value']} prompt tokens (goal ≤ "
+            f"{g['mysql_prompt_tokens']['goal']}: {mark(g['mysql_prompt_tokens']['met'])}).",
+            f"- 10-turn conversation: prompt tokens per turn {[x['prompt_tokens'] for x in conv['turns']]}; "
+            f"history grows {fmt(conv['history_growth_median'], 0)} tokens per turn (median; max "
+            f"{conv['history_growth_max']}; goal ≤ {g['history_tokens_per_turn']['goal']}: "
+            f"{mark(g['history_tokens_per_turn']['met'])}).",
+            f"- Static prefix: {sp['distinct_system_prompts']} distinct system prompt(s) over "
+            f"{sp['requests_compared']} requests (byte-identical: {sp['byte_identical']}), "
+            f"{sp['tokens']} tokens (providers cache prefixes from {sp['openai_cache_minimum_tokens']} tokens); "
+            f"prefix shared with the previous turn: {conv['shared_prefix_tokens_with_previous_turn']} tokens.",
+            f"- Completion for the follow-up: patch {comp['patch_tokens']} tokens, the same patch as "
+            f"the strict schema makes the model write it {comp['patch_strict_schema_tokens']} "
+            f"(×{fmt(comp['strict_over_patch'], 2)}), full form {comp['full_form_tokens']} "
+            f"(×{fmt(comp['full_over_patch'], 2)}).",
+            "",
+        ]
+    tp = report.get("throughput")
+    if tp:
+        lines += [
+            "## 5. Throughput (model takes 200 ms) and memory",
+            "",
+            "| concurrency | AIops rps | floor rps | ideal rps | AIops ÷ ideal | AIops ÷ floor | AIops p50 / p90 ms | errors |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in tp["levels"]:
+            a, f = row["aiops"], row["floor"]
+            errs = sum(a["errors"].values()) + sum(f["errors"].values())
+            lines.append(
+                f"| {row['concurrency']} | {fmt(a['rps_median'])} | {fmt(f['rps_median'])} | {fmt(row['ideal_rps'], 0)} | "
+                f"{fmt(row['aiops_vs_ideal'], 2)} | {fmt(row['aiops_vs_floor'], 2)} | "
+                f"{fmt(a['p50_ms'], 0)} / {fmt(a['p90_ms'], 0)} | {errs} |"
+            )
+        mem = tp["memory"]
+        lines += [
+            "",
+            f"Memory after {mem['aiops']['requests_served']} requests: AIops peak RSS "
+            f"{mem['aiops']['after_requests']['peak_rss_kib'] / 1024:.1f} MiB (after its first request "
+            f"{mem['aiops']['after_first_request']['rss_kib'] / 1024:.1f} MiB), floor "
+            f"{mem['floor']['after_requests']['peak_rss_kib'] / 1024:.1f} MiB; ratio "
+            f"{fmt(tp['memory_peak_ratio_vs_floor'], 2)}. {tp['gunicorn_threads']} gunicorn threads.",
+            "",
+        ]
+    p = (report.get("inprocess") or {}).get("profile")
+    if p and not p.get("skipped"):
+        lines += [
+            f"## Profile (pyinstrument, {p['requests']} in-process requests, wall time)",
+            "",
+            "| where self time goes | share |",
+            "|---|---|",
+        ]
+        lines += [f"| {g['group']} | {g['share'] * 100:.1f}% |" for g in p["self_time_by_group"][:10]]
+        lines += ["", "| AIops function (inclusive) | share |", "|---|---|"]
+        lines += [
+            f"| `{x['function']}` | {x['share'] * 100:.1f}% |" for x in p["aiops_functions_inclusive"][:12]
+        ]
+        lines += ["", "| top self time | share |", "|---|---|"]
+        lines += [
+            f"| `{x['function']}` | {x['share'] * 100:.1f}% |" for x in p["self_time_top_functions"][:12]
+        ]
+        lines.append("")
+    elif p:
+        lines += ["## Profile", "", f"Skipped: {p['skipped']}", ""]
+    if report.get("errors"):
+        lines += ["## Phases that failed", ""] + [f"- {k}: {v}" for k, v in report["errors"].items()]
+    return "\n".join(lines)
+
+
+def fmt_counts(counts: dict[str, float]) -> str:
+    if not counts:
+        return "none"
+    return ", ".join(f"{fmt(v, 2) if v % 1 else int(v)} {k}" for k, v in counts.items())
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def run(profile: str, out_dir: Path, phases: set[str]) -> dict[str, Any]:
+    global RESULTS_DIR
+    RESULTS_DIR = out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = PROFILES[profile]
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "profile": profile,
+        "config": config,
+        "machine": harness.machine(),
+        "goals": GOALS,
+        "errors": {},
+    }
+    work = Path(tempfile.mkdtemp(prefix="aiops-bench-"))
+    bench = Bench(work, config)
+    try:
+        tokenizer = tokens_module.load(work / "tiktoken-cache")
+        aiops, floor = bench.server("aiops"), bench.server("floor")
+        with harness.running(aiops, ready_gen):
+            report["setup"] = prepare(bench, aiops)
+            with harness.running(floor):
+                if "overhead" in phases:
+                    log("1. overhead: AIops against the floor, model answers instantly")
+                    report["overhead"] = guarded(report, "overhead", phase_overhead, bench, {"aiops": aiops, "floor": floor})
+            if "tokens" in phases:
+                log("4. tokens: the original examples and a 10-turn conversation")
+                report["tokens"] = guarded(report, "tokens", phase_tokens, bench, aiops, tokenizer)
+        if "inprocess" in phases:
+            log("2. round trips in process (pymongo command monitoring) and the profile")
+            report["inprocess"] = guarded(report, "inprocess", phase_inprocess, bench)
+        if "throughput" in phases:
+            log("5. throughput at concurrency " + ", ".join(map(str, config["throughput_levels"])) + " and memory")
+            report["throughput"] = guarded(report, "throughput", phase_throughput, bench)
+        if "cold" in phases:
+            log("3. cold start and import time")
+            report["cold_start"] = guarded(report, "cold_start", phase_cold_start, bench)
+    finally:
+        bench.close()
+        shutil.rmtree(work, ignore_errors=True)
+    report["seconds"] = time.perf_counter() - started
+    report["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report = rounded(report)
+    (out_dir / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    summary = markdown(report)
+    (out_dir / "latest.md").write_text(summary + "\n")
+    return report
+
+
+def guarded(report: dict[str, Any], name: str, phase: Any, *args: Any) -> Any:
+    """Run one phase; a failure is reported, and the other phases still run."""
+    try:
+        return phase(*args)
+    except Exception as error:  # noqa: BLE001
+        report["errors"][name] = f"{type(error).__name__}: {str(error)[:2000]}"
+        log(f"phase {name} failed: {type(error).__name__}: {str(error)[:500]}")
+        return None
+
+
+ALL_PHASES = ("overhead", "inprocess", "cold", "tokens", "throughput")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer rounds (~1.5 min)")
+    size.add_argument("--smoke", action="store_true", help="a tiny end-to-end run (tests)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the report goes")
+    parser.add_argument(
+        "--only", default=",".join(ALL_PHASES), help=f"comma-separated phases of {ALL_PHASES}"
+    )
+    args = parser.parse_args(argv)
+    profile = "smoke" if args.smoke else "quick" if args.quick else "full"
+    phases = {p.strip() for p in args.only.split(",") if p.strip()}
+    unknown = phases - set(ALL_PHASES)
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    report = run(profile, args.out.resolve(), phases)
+    print(markdown(report))
+    print(f"\n(report: {args.out / 'latest.json'})")
+    return 1 if report["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,492 @@
+"""Tests of the image catalogue: the data file, matching a request, facts, and checks."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import timeit
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from aiops import catalog
+from aiops.catalog import (
+    CATALOG_PATH,
+    CATEGORIES,
+    MEMORY_CHOICES,
+    Catalog,
+    CatalogFile,
+    Entry,
+    check_form,
+    facts_for_prompt,
+    get_catalog,
+    image_references,
+    image_repository,
+    image_tag,
+)
+from aiops.secret_values import is_secret_name
+from aiops.settings import Settings
+
+CATALOG = get_catalog()
+ENTRIES = CATALOG.entries
+BRIEF_CATEGORIES = {
+    "database", "cache", "queue", "search", "web-server", "cms", "wiki", "git-ci",
+    "monitoring", "object-storage", "auth", "automation", "ai-frontend", "model-server",
+}  # fmt: skip
+# Variables whose names look secret to secret_values but that hold no secret.
+NOT_SECRET = {"REGISTRY_AUTH_HTPASSWD_PATH", "REGISTRY_AUTH_HTPASSWD_REALM", "HIDE_USER_API_KEY"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def entry(entry_id: str) -> Entry:
+    found = CATALOG.get(entry_id)
+    assert found is not None, entry_id
+    return found
+
+
+def ids(entries: list[Entry]) -> list[str]:
+    return [e.id for e in entries]
+
+
+def by_id(entry: Entry) -> str:
+    return entry.id
+
+
+# --- the data file ------------------------------------------------------------------------------
+
+
+def test_the_file_validates_against_the_model() -> None:
+    data = CatalogFile.model_validate_json(CATALOG_PATH.read_bytes())
+    assert len(data.entries) >= 60
+    assert len(data.entries) == len(ENTRIES)
+
+
+def test_ids_are_unique() -> None:
+    entry_ids = [e.id for e in ENTRIES]
+    assert len(entry_ids) == len(set(entry_ids))
+
+
+def test_memory_choices_are_the_forms_defaults() -> None:
+    default = Settings.model_fields["memory_choices"].default_factory()  # type: ignore[misc]
+    assert list(MEMORY_CHOICES) == default
+
+
+def test_every_category_of_the_brief_is_present() -> None:
+    present = {e.category for e in ENTRIES}
+    assert present >= BRIEF_CATEGORIES
+    assert present <= set(CATEGORIES)
+
+
+def test_chinese_aliases_are_there() -> None:
+    with_chinese = [e.id for e in ENTRIES if any(CJK.search(name) for name in e.names)]
+    assert len(with_chinese) >= 20
+
+
+def test_no_name_belongs_to_two_entries() -> None:
+    owner: dict[str, str] = {}
+    for e in ENTRIES:
+        for name in [e.id, *e.names]:
+            key = catalog._squashed(name)
+            assert owner.setdefault(key, e.id) == e.id, f"{name!r}: {owner[key]} and {e.id}"
+
+
+@pytest.mark.parametrize("e", ENTRIES, ids=by_id)
+def test_entry_facts_are_consistent(e: Entry) -> None:
+    tag = image_tag(e.image)
+    assert tag and tag != "latest" and re.search(r"\d", tag), e.image
+    assert e.min_memory in MEMORY_CHOICES
+    assert all(1 <= p.number <= 65535 for p in e.ports)
+    assert all(1 <= v.capacity_gi <= 20 for v in e.volumes)
+    assert e.source.startswith("https://")
+    if e.web:  # a web app is exposed on its main port, which must then speak HTTP
+        assert e.ports[0].http
+    for var in e.env:
+        if is_secret_name(var.name) and var.name not in NOT_SECRET:
+            assert var.secret, var.name
+        if var.secret:
+            assert var.example is None
+    for argv in (e.command, e.parameters):
+        assert not argv or all(isinstance(a, str) for a in json.loads(argv))
+
+
+@pytest.mark.parametrize("e", ENTRIES, ids=by_id)
+def test_each_name_finds_its_own_entry_first(e: Entry) -> None:
+    for name in [e.id, *e.names]:
+        assert ids(CATALOG.match(name))[:1] == [e.id], name
+    assert CATALOG.for_image(e.image) is e
+
+
+def valid_entry(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": "demo",
+        "names": ["demo app"],
+        "image": "demo/app:1.2",
+        "category": "tools",
+        "ports": [{"number": 8080, "http": True}],
+        "volumes": [{"path": "/data", "capacity_gi": 1}],
+        "env": [{"name": "DEMO_PASSWORD", "meaning": "password", "required": True, "secret": True}],
+        "min_memory": "128M",
+        "web": True,
+        "source": "https://example.com/docs",
+    }
+    return data | changes
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"image": "demo/app"},
+        {"image": "demo/app:latest"},
+        {"image": "Demo/App:1.2"},
+        {"min_memory": "300M"},
+        {"ports": [{"number": 0, "http": False}]},
+        {"ports": [{"number": 70000, "http": False}]},
+        {"ports": []},
+        {"category": "games"},
+        {"volumes": [{"path": "data", "capacity_gi": 1}]},
+        {"volumes": [{"path": "/data", "capacity_gi": 50}]},
+        {"env": [{"name": "X_PASSWORD", "meaning": "p", "secret": True, "example": "hunter2"}]},
+        {"parameters": "server /data"},
+        {"source": "http://example.com"},
+        {"names": [" padded"]},
+        {"unknown": 1},
+    ],
+)
+def test_the_model_rejects_a_bad_entry(changes: dict[str, Any]) -> None:
+    Entry.model_validate(valid_entry())
+    with pytest.raises(ValidationError):
+        Entry.model_validate(valid_entry(**changes))
+
+
+def test_a_catalogue_refuses_duplicate_ids() -> None:
+    demo = Entry.model_validate(valid_entry())
+    with pytest.raises(ValueError, match="twice"):
+        Catalog([demo, demo])
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+COMPOSE = """services:
+  db:
+    image: mariadb:11.4
+  web:
+    image: "ghost:5-alpine"
+    environment:
+      database__client: mysql
+"""
+DOCKER_RUN = """Run it:
+  docker run -d --name kuma -p 3001:3001 \\
+    -v uptime-kuma:/app/data louislam/uptime-kuma:1
+"""
+
+MATCHES: list[tuple[str, str | None, list[str]]] = [
+    ("部署一个 postgres", None, ["postgres"]),
+    ("帮我部署一个 postgres", None, ["postgres"]),
+    ("帮我装个redis缓存", None, ["redis"]),
+    ("对象存储", None, ["minio"]),
+    ("我需要一个对象存储服务", None, ["minio"]),
+    ("deploy mysql 8.0", None, ["mysql"]),
+    ("mysql8 with 1G memory", None, ["mysql"]),
+    ("pg16 please", None, ["postgres"]),
+    ("use postgres:16 instead", None, ["postgres"]),
+    ("PostgreSQL for my app", None, ["postgres"]),
+    ("a Postgress db", None, ["postgres"]),  # typo covered by an alias
+    ("mongdb 7", None, ["mongo"]),  # typo covered by an alias
+    ("Elasticserch 8 single node", None, ["elasticsearch"]),  # typo covered by an alias
+    ("Redis and MySQL", None, ["redis", "mysql"]),
+    ("wordpress，数据库用 mysql", None, ["wordpress", "mysql"]),
+    ("搭建一个博客", None, ["wordpress"]),
+    ("部署 halo 博客", None, ["halo", "wordpress"]),  # product names before generic terms
+    ("open webui 连接 ollama", None, ["open-webui", "ollama"]),
+    ("Open-WebUI", None, ["open-webui"]),
+    ("OpenWebUI with GPU", None, ["open-webui"]),
+    ("uptime kuma 监控我的网站", None, ["uptime-kuma"]),
+    ("部署 n8n 工作流自动化", None, ["n8n"]),
+    ("home assistant 智能家居", None, ["home-assistant"]),
+    ("私有网盘 nextcloud", None, ["nextcloud"]),
+    ("pgadmin4 to manage my pg", None, ["pgadmin", "postgres"]),
+    ("wiki.js with postgres", None, ["wikijs", "postgres"]),
+    ("keycloak 单点登录", None, ["keycloak"]),
+    ("消息队列 rabbitmq 还是 kafka", None, ["rabbitmq", "kafka"]),
+    ("ElasticSearch + Kibana", None, ["elasticsearch", "kibana"]),
+    ("一个vscode在线编辑器", None, ["code-server"]),
+    ("ChatGPT-Next-Web 和 one-api", None, ["nextchat", "one-api"]),
+    ("mongo-express for my mongodb", None, ["mongo-express", "mongo"]),
+    ("spring.redis.host=cache", None, ["redis"]),
+    (COMPOSE, None, ["mariadb", "ghost", "mysql"]),  # images first, then names
+    (DOCKER_RUN, None, ["uptime-kuma"]),
+    ("docker pull grafana/grafana-oss:11.0.0 then set it up", None, ["grafana"]),
+    ("kubectl run web --image=nginx:1.27", None, ["nginx"]),
+    ("FROM node:20 AS build\nRUN npm ci\nFROM nginx:1.27-alpine\n", None, ["nginx"]),
+    (
+        "Requires Redis. docker run -p 8080:8080 quay.io/keycloak/keycloak:26.0 start-dev",
+        None,
+        ["keycloak", "redis"],  # image references before names in the text
+    ),
+    ("use 2G of memory", "bitnami/redis:7.2", ["redis"]),
+    ("加一个 mysql", "wordpress:6", ["mysql", "wordpress"]),  # text before the current image
+    ("", "docker.io/library/mysql:8", ["mysql"]),
+    (
+        "redis mysql postgres mongo kafka rabbitmq nginx",
+        None,
+        ["redis", "mysql", "postgres", "mongo", "kafka"],  # capped at 5
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "image_name", "expected"), MATCHES)
+def test_match(text: str, image_name: str | None, expected: list[str]) -> None:
+    assert ids(CATALOG.match(text, image_name)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "upgrade my app",
+        "redistribute the load",
+        "你好",
+        "",
+        "please upgrade to version 2 and use mysqldump nightly",
+        "把内存改成 1G，端口 8080",
+        "hello world",
+    ],
+)
+def test_no_match(text: str) -> None:
+    assert CATALOG.match(text) == []
+    assert CATALOG.match(text, "") == []
+
+
+def test_limit() -> None:
+    text = "redis mysql postgres"
+    assert ids(CATALOG.match(text, limit=2)) == ["redis", "mysql"]
+    assert CATALOG.match(text, limit=0) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("bitnami/redis:7.2", "redis"),
+        ("docker.io/library/mysql:8", "mysql"),
+        ("mysql/mysql-server:8.0", "mysql"),
+        ("bitnami/postgresql:16", "postgres"),
+        ("quay.io/keycloak/keycloak:25.0", "keycloak"),
+        ("ghcr.io/open-webui/open-webui:main", "open-webui"),
+        ("docker.elastic.co/elasticsearch/elasticsearch:8.15.0", "elasticsearch"),
+        ("registry.cn-hangzhou.aliyuncs.com/library/redis:7", "redis"),
+        ("grafana/grafana-oss", "grafana"),
+        ("gitlab/gitlab-ee:17.0.0-ee.0", "gitlab"),
+        ("vaultwarden/server:1.30.0", "vaultwarden"),
+        ("requarks/wiki:2", "wikijs"),
+        ("redis@sha256:" + "a" * 64, "redis"),
+        ("someone/server:1", None),
+        ("alpine:3.20", None),
+        ("localhost:5000/myapp:1", None),
+        ("", None),
+        ("not an image!", None),
+    ],
+)
+def test_for_image(image: str, expected: str | None) -> None:
+    found = CATALOG.for_image(image)
+    assert (found.id if found else None) == expected
+
+
+def test_image_repository_and_tag() -> None:
+    assert image_repository("docker.io/library/mysql:8") == "mysql"
+    assert image_repository("quay.io/keycloak/keycloak:26.0") == "keycloak/keycloak"
+    assert image_repository("localhost:5000/team/app:1") == "team/app"
+    assert image_repository("Redis:7") == "redis"
+    assert image_tag("redis:7.4") == "7.4"
+    assert image_tag("localhost:5000/app") == ""
+    assert image_tag("minio/minio:RELEASE.2025-04-22T22-12-26Z") == "RELEASE.2025-04-22T22-12-26Z"
+
+
+def test_image_references_read_commands_and_files() -> None:
+    text = (
+        "docker run --rm -it -e A=1 --env B=2 -v d:/data -p8080:80 --name=x Nginx:1.27 sh\n"
+        "docker run -P -d caddy:2.8\n"
+        "docker pull -q valkey/valkey:8.0\n"
+        "docker container create --network host redis:7\n"
+        "  - image: 'postgres:17'\n"
+        "Image: the container image to use\n"
+        "From the docs:\n"
+        "FROM --platform=linux/amd64 node:20\n"
+        "image: ${REGISTRY}/app:${TAG}\n"
+    )
+    assert image_references(text) == [
+        "nginx:1.27",
+        "caddy:2.8",
+        "valkey/valkey:8.0",
+        "redis:7",
+        "postgres:17",
+        "the",
+        "the",
+        "node:20",
+    ]
+
+
+# --- facts for the model ------------------------------------------------------------------------
+
+
+def test_facts_for_postgres() -> None:
+    facts = facts_for_prompt(CATALOG.match("帮我部署一个 postgres"))
+    assert "5432" in facts
+    assert "/var/lib/postgresql/data" in facts
+    assert "POSTGRES_PASSWORD" in facts
+    assert "PGDATA" in facts
+    for unrelated in ("mysql", "3306", "redis", "6379", "wordpress"):
+        assert unrelated not in facts.lower()
+    assert "https://" not in facts  # no source URLs
+
+
+def test_facts_are_short_and_empty_for_nothing() -> None:
+    assert facts_for_prompt([]) == ""
+    assert all(len(facts_for_prompt([e])) < 1400 for e in ENTRIES)
+
+
+def test_facts_show_flags_examples_and_parameters() -> None:
+    facts = facts_for_prompt([entry("minio"), entry("redis")])
+    assert "MINIO_ROOT_PASSWORD (required, secret)" in facts
+    assert '["server", "/data", "--console-address", ":9001"]' in facts
+    assert "9001/http" in facts and "6379/tcp" in facts
+    assert facts.count("\n- ") == 1  # one block per entry
+
+
+# --- checks of the model's answer ---------------------------------------------------------------
+
+
+def agreeing_form(e: Entry) -> dict[str, Any]:
+    main = e.ports[0]
+    return {
+        "image_name": e.image,
+        "container_port": main.number,
+        "public_access": e.web,
+        "memory": e.min_memory,
+        "command": e.command,
+        "parameters": e.parameters,
+        "environment": [
+            {"name": v.name, "value": v.example or "s3cr3t-Value-123"} for v in e.env if v.required
+        ],
+        "storage": [{"capacity": v.capacity_gi, "value": v.path} for v in e.volumes],
+    }
+
+
+@pytest.mark.parametrize("e", ENTRIES, ids=by_id)
+def test_a_form_that_agrees_gets_no_warning(e: Entry) -> None:
+    assert check_form(agreeing_form(e), e) == []
+
+
+def fields(notices: list[catalog.Notice]) -> list[str]:
+    return [n.field for n in notices]
+
+
+def test_wrong_port_names_the_right_one() -> None:
+    redis = entry("redis")
+    notices = check_form(agreeing_form(redis) | {"container_port": 80}, redis)
+    assert fields(notices) == ["container_port"]
+    assert "6379" in notices[0].message
+
+
+def test_a_port_configured_in_the_arguments_is_not_wrong() -> None:
+    redis = entry("redis")
+    form = agreeing_form(redis) | {"container_port": 6380, "parameters": '["--port", "6380"]'}
+    assert check_form(form, redis) == []
+
+
+def test_missing_required_variable() -> None:
+    mysql = entry("mysql")
+    notices = check_form(agreeing_form(mysql) | {"environment": []}, mysql)
+    assert fields(notices) == ["environment.MYSQL_ROOT_PASSWORD"]
+    empty = [{"name": "MYSQL_ROOT_PASSWORD", "value": ""}]
+    assert fields(check_form(agreeing_form(mysql) | {"environment": empty}, mysql)) == [
+        "environment.MYSQL_ROOT_PASSWORD"
+    ]
+
+
+def test_memory_below_minimum() -> None:
+    mysql = entry("mysql")
+    notices = check_form(agreeing_form(mysql) | {"memory": "256M"}, mysql)
+    assert fields(notices) == ["memory"]
+    assert "512M" in notices[0].message
+    assert check_form(agreeing_form(mysql) | {"memory": "1G"}, mysql) == []
+
+
+def test_public_access_on_a_tcp_port() -> None:
+    redis = entry("redis")
+    notices = check_form(agreeing_form(redis) | {"public_access": True}, redis)
+    assert fields(notices) == ["public_access"]
+    assert "6379" in notices[0].message
+
+
+def test_data_path_not_mounted() -> None:
+    postgres = entry("postgres")
+    elsewhere = [{"capacity": 10, "value": "/data"}]
+    notices = check_form(agreeing_form(postgres) | {"storage": elsewhere}, postgres)
+    assert fields(notices) == ["storage"]
+    assert "/var/lib/postgresql/data" in notices[0].message
+
+
+def test_no_storage_loses_data() -> None:
+    postgres = entry("postgres")
+    notices = check_form(agreeing_form(postgres) | {"storage": []}, postgres)
+    assert fields(notices) == ["storage"]
+    assert "lost" in notices[0].message
+
+
+def test_a_parent_mount_keeps_the_data() -> None:
+    postgres = entry("postgres")
+    parent = [{"capacity": 10, "value": "/var/lib/postgresql/"}]
+    assert check_form(agreeing_form(postgres) | {"storage": parent}, postgres) == []
+
+
+def test_another_publishers_image_skips_name_and_path_checks() -> None:
+    postgres = entry("postgres")
+    form = agreeing_form(postgres) | {
+        "image_name": "bitnami/postgresql:16",
+        "environment": [{"name": "POSTGRESQL_PASSWORD", "value": "s3cr3t-Value-123"}],
+        "storage": [{"capacity": 10, "value": "/bitnami/postgresql"}],
+    }
+    assert check_form(form, postgres) == []
+    assert fields(check_form(form | {"storage": []}, postgres)) == ["storage"]
+
+
+def test_loose_values_from_the_page_are_understood() -> None:
+    redis = entry("redis")
+    form = agreeing_form(redis) | {
+        "container_port": "80",
+        "public_access": "true",
+        "memory": "128Mi",
+        "storage": [{"capacity": "1", "mountPath": "/data"}],
+    }
+    assert fields(check_form(form, redis)) == ["container_port", "memory"]
+    form |= {"container_port": "6379"}
+    assert fields(check_form(form, redis)) == ["memory", "public_access"]
+
+
+# --- loading and speed --------------------------------------------------------------------------
+
+
+def test_loaded_lazily_once() -> None:
+    code = "import aiops.catalog as c; print(c.get_catalog.cache_info().currsize)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"  # importing reads nothing
+    assert get_catalog() is get_catalog()
+
+
+def long_request() -> str:
+    docs = (
+        "To upgrade, redistribute the configuration across servers and restart the service.\n"
+        "docker run -d --name app -p 8080:8080 -e DB_HOST=db \\\n  -v data:/data acme/app:1.2\n"
+        "services:\n  app:\n    image: acme/app:1.2\n"
+        "帮我部署这个应用，需要数据库和缓存，配置环境变量，开放端口。\n"
+    )
+    return (docs * 100)[:8000]
+
+
+def test_matching_a_long_request_takes_well_under_a_millisecond() -> None:
+    text = long_request()
+    assert ids(CATALOG.match(text, "bitnami/redis:7.2")) == ["redis"]
+    best = min(timeit.repeat(lambda: CATALOG.match(text, "bitnami/redis:7.2"), number=5, repeat=20))
+    assert best / 5 < 0.001

@@ -1,0 +1,136 @@
+"""openapi.yaml: a valid OpenAPI document that says what the code does, and the running server
+(functions-framework under gunicorn, as in production) answering schemathesis' generated
+requests as the document says: no 500, every status documented, every body and header of
+the documented shape, the documented content type.
+
+The scripted model always answers a valid reply, so the answers come from the service's own
+validation, normalisation and error mapping, not from model failures.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+import yaml
+from hypothesis import HealthCheck, settings
+from openapi_spec_validator import validate
+
+from aiops.api import ERROR_STATUS
+from tests.fixtures.app import ROOT, LiveServer, start_live_server
+from tests.fixtures.model_server import Scripted, ScriptedModel
+
+DOCUMENT_PATH = ROOT / "openapi.yaml"
+# The model names the test deployment allows (AIOPS_ALLOWED_MODELS, here the default model);
+# a deployment's own list cannot be in the document, so the test pins `model` to it.
+TEST_MODELS = ["gpt-4o-mini"]
+VALID_REPLY = json.dumps({"changes": {}, "reply": "Nothing to change.", "questions": []})
+MAX_EXAMPLES = 60
+
+
+def load_document() -> dict[str, Any]:
+    return yaml.safe_load(DOCUMENT_PATH.read_text(encoding="utf-8"))
+
+
+def for_test_deployment(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with `model` limited to the models the test server allows."""
+    pinned = copy.deepcopy(document)
+    model = pinned["components"]["schemas"]["GenRequest"]["properties"]["model"]
+    model["enum"] = [*TEST_MODELS, None]
+    return pinned
+
+
+def fuzz_config() -> schemathesis.Config:
+    return schemathesis.Config.from_dict(
+        {
+            "generation": {"max-examples": MAX_EXAMPLES},
+            # The page's form is normalised leniently by design ("2" instances, "500m" cpu,
+            # unknown keys kept), so data outside the documented types is often accepted:
+            # negative cases must not be rejected, they must be answered as documented.
+            "checks": {"negative_data_rejection": {"enabled": False}, "unsupported_method": {"enabled": False}},
+        }
+    )
+
+
+SCHEMA = schemathesis.openapi.from_dict(for_test_deployment(load_document()), config=fuzz_config())
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+def test_the_document_is_valid_openapi() -> None:
+    validate(load_document())
+
+
+def documented_codes(document: dict[str, Any]) -> dict[str, set[int]]:
+    """code → the statuses whose documented answer may carry it."""
+    codes: dict[str, set[int]] = {}
+    responses = document["components"]["responses"]
+    statuses = {
+        ref["$ref"].rsplit("/", 1)[1]: int(status)
+        for status, ref in document["paths"]["/gen"]["post"]["responses"].items()
+    }
+    statuses |= {"NotFound": 404, "MethodNotAllowed": 405}
+    for name, status in statuses.items():
+        schema = responses[name]["content"]["application/json"]["schema"]
+        narrowed = schema.get("allOf", [{}, {}])[1].get("properties", {}).get("code", {})
+        for code in narrowed.get("enum", [narrowed["const"]] if "const" in narrowed else []):
+            codes.setdefault(code, set()).add(status)
+    return codes
+
+
+def test_every_error_code_is_documented_with_its_status() -> None:
+    document = load_document()
+    enum = document["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+    assert set(enum) == set(ERROR_STATUS)
+    assert documented_codes(document) == {code: {status} for code, status in ERROR_STATUS.items()}
+
+
+def test_post_root_is_the_same_operation_as_post_gen() -> None:
+    paths = load_document()["paths"]
+    gen, root = paths["/gen"]["post"], paths["/"]["post"]
+    for part in ("requestBody", "responses", "security", "parameters"):
+        assert root[part] == gen[part], part
+
+
+def test_the_request_fields_are_the_api_models_fields() -> None:
+    from aiops.api import GenAnswer, GenRequest
+    from aiops.form import FIELDS
+
+    schemas = load_document()["components"]["schemas"]
+    assert set(schemas["GenRequest"]["properties"]) == set(GenRequest.model_fields)
+    assert set(schemas["GenAnswer"]["properties"]) == set(GenAnswer.model_fields)
+    assert tuple(schemas["Params"]["properties"]) == FIELDS
+    assert tuple(schemas["Form"]["properties"]) == FIELDS
+
+
+# --- the running server against the document ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(
+    _model_server: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The real server, its model always answering a valid reply."""
+    _model_server.reset()
+    _model_server.responder = lambda body: Scripted(content=VALID_REPLY)
+    log_path = tmp_path_factory.mktemp("openapi") / "server.log"
+    server = start_live_server({"OPENAI_BASE_URL": _model_server.base_url}, log_path)
+    yield server
+    server.stop()
+    _model_server.reset()
+
+
+@SCHEMA.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_the_server_answers_as_documented(case: Any, fuzz_server: LiveServer) -> None:
+    case.call_and_validate(base_url=fuzz_server.url, timeout=10)
+
