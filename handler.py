@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
 from typing import Any
 
@@ -43,27 +44,46 @@ def gen(request: Any) -> tuple[bytes, int, dict[str, str]]:
 
 
 def _event_body(event: dict[str, Any], limit: int) -> bytes | None:
+    """The body's bytes, or None when they are over `limit`.
+
+    A base64 body that does not decode is answered like any body that is not JSON (400).
+    """
     raw = event.get("body") or ""
+    if not isinstance(raw, str):
+        raw = json.dumps(raw)  # a hand-written test event may hold the object itself
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
-            body = b"\xff"  # undecodable: answered as a body that is not JSON
+            body = b"\xff"  # never JSON
     else:
-        body = raw.encode()
+        # surrogatepass: a lone surrogate (a JSON event can hold one) must not crash the
+        # adapter; it goes on as the bytes an HTTP client would have sent.
+        body = raw.encode("utf-8", "surrogatepass")
     return None if len(body) > limit else body
+
+
+def _event_path(event: dict[str, Any]) -> str:
+    """The request's path without the stage: on a named stage (not `$default`), an HTTP API's
+    rawPath starts with `/<stage>`."""
+    context = event.get("requestContext") or {}
+    path = event.get("rawPath") or (context.get("http") or {}).get("path") or "/"
+    stage = context.get("stage")
+    if stage and stage != "$default" and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
+        path = path[len(stage) + 1 :] or "/"
+    return path
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """AWS Lambda behind an API Gateway HTTP API (payload format 2.0)."""
-    http = event.get("requestContext", {}).get("http", {})
+    request_context = event.get("requestContext") or {}
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     request = Request(
-        method=http.get("method", "GET"),
-        path=event.get("rawPath") or http.get("path") or "/",
+        method=(request_context.get("http") or {}).get("method", "GET").upper(),
+        path=_event_path(event),
         headers=headers,
         body=_event_body(event, get_settings().max_body_bytes),
-        request_id=_request_id(headers, event.get("requestContext", {}).get("requestId")),
+        request_id=_request_id(headers, request_context.get("requestId")),
     )
     answer: Response = respond(request)
     return {

@@ -34,6 +34,7 @@ class ApiError(Exception):
         field: str | None = None,
         *,
         retry_after: str | None = None,
+        allow: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -41,6 +42,11 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.retry_after = retry_after
+        self.allow = allow  # the Allow header of a 405
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Retry-After": self.retry_after, "Allow": self.allow}
+        return {name: value for name, value in headers.items() if value}
 
     def body(self) -> dict[str, Any]:
         return {"error": self.message, "code": self.code, "field": self.field}

@@ -51,6 +51,7 @@ _MOUNT_PATH = r"^/[0-9a-zA-Z_/][0-9a-zA-Z_/.-]*[0-9a-zA-Z_/]$"
 _ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 # Characters that may separate the words of a name: "open webui", "open-webui", "wiki.js".
 _SEPARATORS = " ._-"
+_GAP = "\x00"  # stands for a separator in a name's spelling; no name contains it
 # Last path segments too generic to identify an image on their own ("vaultwarden/server").
 _GENERIC_REPOSITORY_NAMES = frozenset({"server", "app", "api", "web", "core", "all-in-one", "wiki"})
 # Suffixes of repository names that other publishers add: "mysql-server", "grafana-oss".
@@ -214,7 +215,8 @@ class Catalog:
 
     def match(self, text: str, image_name: str | None = None, limit: int = 5) -> list[Entry]:
         """The entries a request concerns, most relevant first, at most `limit`: images named in
-        pasted docs, then names in the text (in order of appearance), then the current image."""
+        pasted docs (`docker run`, compose `image:`…), then names in the text (ASCII names in
+        order of appearance, then Chinese ones), then the current image `image_name`."""
         lowered = text.lower()
         found: dict[str, Entry] = {}
         candidates = [
@@ -251,6 +253,24 @@ def get_catalog() -> Catalog:
 
 # --- image references -------------------------------------------------------------------------
 
+_REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
+_IMAGE_REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*")
+_IMAGE_KEY = re.compile(r"""image:[ \t]*["']?([^\s"'#]+)""")  # compose, Kubernetes
+_FLAG_IMAGE = re.compile(r"""--image[= \t]+["']?([^\s"']+)""")  # kubectl run --image=…
+_FROM_LINE = re.compile(r"from[ \t]+(?:--platform=\S+[ \t]+)?(\S+)")  # Dockerfile
+_DOCKER_COMMAND = re.compile(
+    r"docker(?:[ \t]+(?:container|image))?[ \t]+(?:run|create|pull)[ \t]+([^\n|;&>]*)"
+)
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_LINE_CONTINUATION = re.compile(r"\\\r?\n")
+_SHELL_WORD = re.compile(r"""(?:"[^"]*"|'[^']*'|[^\s"'])+""")
+# `docker run` options that take no value; every other option takes one.
+_BOOLEAN_LONG_OPTIONS = frozenset(
+    {"--detach", "--interactive", "--tty", "--rm", "--privileged", "--init", "--publish-all",
+     "--read-only", "--quiet", "--no-healthcheck", "--oom-kill-disable", "--all-tags"}
+)  # fmt: skip
+_BOOLEAN_SHORT_LETTERS = frozenset("ditPq")
+
 
 def image_repository(reference: str) -> str:
     """The repository path of an image reference, lower-case, without registry, `library/`, tag
@@ -270,25 +290,6 @@ def image_tag(reference: str) -> str:
     """The tag of an image reference (`redis:7.4` → `7.4`), "" when it has none."""
     last = reference.strip().split("@", 1)[0].rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else ""
-
-
-_REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
-_IMAGE_REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*")
-_IMAGE_KEY = re.compile(r"""image:[ \t]*["']?([^\s"'#]+)""")  # compose, Kubernetes
-_FLAG_IMAGE = re.compile(r"""--image[= \t]+["']?([^\s"']+)""")  # kubectl run --image=…
-_FROM_LINE = re.compile(r"from[ \t]+(?:--platform=\S+[ \t]+)?(\S+)")  # Dockerfile
-_DOCKER_COMMAND = re.compile(
-    r"docker(?:[ \t]+(?:container|image))?[ \t]+(?:run|create|pull)[ \t]+([^\n|;&>]*)"
-)
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
-_LINE_CONTINUATION = re.compile(r"\\\r?\n")
-_SHELL_WORD = re.compile(r"""(?:"[^"]*"|'[^']*'|[^\s"'])+""")
-# `docker run` options that take no value; every other option takes one.
-_BOOLEAN_LONG_OPTIONS = frozenset(
-    {"--detach", "--interactive", "--tty", "--rm", "--privileged", "--init", "--publish-all",
-     "--read-only", "--quiet", "--no-healthcheck", "--oom-kill-disable", "--all-tags"}
-)  # fmt: skip
-_BOOLEAN_SHORT_LETTERS = frozenset("ditPq")
 
 
 def image_references(text: str) -> list[str]:
@@ -329,7 +330,7 @@ def _starts_line(text: str, position: int, indent: str) -> bool:
 
 def _docker_command_images(original: str, lowered: str) -> list[tuple[int, str]]:
     original, lowered = _joined_lines(original), _joined_lines(lowered)
-    found = []
+    found: list[tuple[int, str]] = []
     for match in _DOCKER_COMMAND.finditer(lowered):
         image = _first_operand(_shell_words(original[match.start(1) : match.end(1)]))
         if image:
@@ -348,6 +349,7 @@ def _shell_words(text: str) -> list[str]:
 
 
 def _first_operand(words: Sequence[str]) -> str:
+    """The first word that is neither an option nor an option's value: the image."""
     index = 0
     while index < len(words):
         word = words[index]
@@ -384,7 +386,7 @@ def _squashed(name: str) -> str:
 
 
 def _spelling(name: str) -> str:
-    """A name in lower case, each run of separators one _GAP: "Open  WebUI" → "open\\0webui"."""
+    """A name in lower case, each run of separators one _GAP: "Open  WebUI" → "open·webui"."""
     return re.sub(f"[{re.escape(_SEPARATORS)}]+", _GAP, name.lower().strip(_SEPARATORS))
 
 
@@ -414,13 +416,10 @@ def _repository_name_index(entries: Iterable[Entry]) -> dict[str, str]:
     return index
 
 
-_GAP = "\x00"  # a character no name contains: where a separator may stand
-
-
 def _bounded_pattern(spellings: Sequence[str]) -> re.Pattern[str]:
-    """One regex for ASCII names: not inside a longer word ("pg" not in
-    "upgrade"), but a version may follow ("pg16", "mysql8", "postgres:16"); the words of a name
-    may be joined by a space, dot, dash, underscore or nothing ("open webui", "openwebui").
+    """One regex for ASCII names: not inside a longer word ("pg" not in "upgrade"), but a
+    version may follow ("pg16", "mysql8", "postgres:16"); the words of a name may be joined by a
+    space, dot, dash, underscore or nothing ("open webui", "openwebui").
 
     The name (group 1) follows a character that is not a letter or digit: the pattern starts
     with that character set, so the regex engine skips whole words in C and tries names only

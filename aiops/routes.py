@@ -57,8 +57,7 @@ def json_response(status: int, payload: Any, extra: Mapping[str, str] | None = N
 
 
 def error_response(error: ApiError) -> Response:
-    extra = {"Retry-After": error.retry_after} if error.retry_after else None
-    return json_response(error.status, error.body(), extra)
+    return json_response(error.status, error.body(), error.headers())
 
 
 def parse_request(body: bytes | None, settings: Settings) -> GenRequest:
@@ -147,9 +146,17 @@ def route(request: Request, settings: Settings, facts: dict[str, Any]) -> Respon
     if path == "/healthz":
         if method in ("GET", "HEAD"):
             return json_response(200, {"status": "ok"})
-        raise ApiError("method_not_allowed", f"{method} is not allowed on /healthz; use GET.")
+        raise ApiError(
+            "method_not_allowed",
+            f"{method} is not allowed on /healthz; use GET.",
+            allow="GET, HEAD, OPTIONS",
+        )
     if method != "POST":
-        raise ApiError("method_not_allowed", f"{method} is not allowed; POST a JSON body to /gen.")
+        raise ApiError(
+            "method_not_allowed",
+            f"{method} is not allowed; POST a JSON body to /gen.",
+            allow="POST, OPTIONS",
+        )
     if path not in GEN_PATHS:
         raise ApiError("not_found", f"No such endpoint {path!r}; POST to /gen.")
     return generate(request, settings, facts)

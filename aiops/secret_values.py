@@ -28,7 +28,7 @@ _COMMON = frozenset(
     default letmein welcome qwerty abc123 123456 12345678 123456789 password1 passw0rd
     mysql postgres postgresql redis mongo mongodb example sample demo guest user master
     your_password yourpassword mypassword my_password secretkey secret_key token apikey
-    api_key minioadmin minio123 supersecret""".split()
+    api_key minioadmin minio123 supersecret""".split()  # noqa: SIM905 (a word list reads best)
 )
 
 
@@ -82,7 +82,9 @@ def replace_weak_secrets(
     return {**form, "environment": environment}, notices
 
 
-def known_secrets(forms: Iterable[Mapping[str, Any]], changes: Iterable[Mapping[str, Any]]) -> list[str]:
+def known_secrets(
+    forms: Iterable[Mapping[str, Any]], changes: Iterable[Mapping[str, Any]]
+) -> list[str]:
     """Secret values the conversation holds: in the forms and in earlier turns' changes."""
     found: set[str] = set()
     for source in [*forms, *changes]:

@@ -27,32 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# Where a profile's self time goes, by file path (first match wins).
-GROUPS: list[tuple[str, str]] = [
-    ("/aiops/", "aiops (our code)"),
-    ("/handler.py", "aiops (our code)"),
-    ("/openai/", "openai SDK"),
-    ("/httpx2/", "httpx2 / httpcore2 (HTTP client)"),
-    ("/httpcore2/", "httpx2 / httpcore2 (HTTP client)"),
-    ("/h11/", "httpx2 / httpcore2 (HTTP client)"),
-    ("/pymongo/", "pymongo / bson"),
-    ("/bson/", "pymongo / bson"),
-    ("/pydantic_settings/", "pydantic"),
-    ("/pydantic/", "pydantic"),
-    ("/pydantic_core/", "pydantic"),
-    ("/json_repair/", "json_repair"),
-    ("/json/", "json (stdlib)"),
-    ("/logging/", "logging (stdlib)"),
-    ("/ssl.py", "socket I/O (waiting)"),
-    ("/socket.py", "socket I/O (waiting)"),
-    ("/selectors.py", "socket I/O (waiting)"),
-    ("/bench/", "bench harness"),
-]
-WAIT_FUNCTIONS = {"recv", "recv_into", "readinto", "select", "poll", "sendall", "send", "wait", "acquire"}
-
-
 class CommandCounter:
-    """A pymongo CommandListener counting started commands by name."""
+    """Counts started MongoDB commands by name (fed by a pymongo CommandListener)."""
 
     def __init__(self) -> None:
         self.counts: collections.Counter[str] = collections.Counter()
@@ -61,12 +37,6 @@ class CommandCounter:
     def started(self, event: Any) -> None:
         with self.lock:
             self.counts[event.command_name] += 1
-
-    def succeeded(self, event: Any) -> None:
-        pass
-
-    def failed(self, event: Any) -> None:
-        pass
 
     def snapshot(self) -> collections.Counter[str]:
         with self.lock:
@@ -99,68 +69,6 @@ def measure(call: Any, counter: CommandCounter) -> tuple[Any, dict[str, int], fl
     return result, dict(after - before), wall, cpu
 
 
-def _group(path: str, function: str) -> str:
-    if function in WAIT_FUNCTIONS and ("socket" in path or "<built-in>" in path or not path):
-        return "socket I/O (waiting)"
-    for needle, group in GROUPS:
-        if needle in path:
-            return group
-    if "site-packages" in path:
-        return "other libraries"
-    return "stdlib / interpreter"
-
-
-def summarise_profile(session: Any, top: int = 25) -> dict[str, Any]:
-    """Self time by function and by group, from a pyinstrument session."""
-    root = session.root_frame()
-    by_function: dict[str, list[Any]] = {}
-    by_group: collections.Counter[str] = collections.Counter()
-    aiops_total: collections.Counter[str] = collections.Counter()
-
-    def walk(frame: Any, aiops_stack: tuple[str, ...]) -> None:
-        path = frame.file_path or ""
-        name = f"{frame.function} ({_short(path)}:{frame.line_no})"
-        if "/aiops/" in path or path.endswith("/handler.py"):
-            label = f"{_short(path)}:{frame.function}"
-            if label not in aiops_stack:  # count recursion once
-                aiops_total[label] += frame.time
-                aiops_stack = (*aiops_stack, label)
-        if frame.self_time:
-            entry = by_function.setdefault(name, [0.0, _group(path, frame.function)])
-            entry[0] += frame.self_time
-            by_group[_group(path, frame.function)] += frame.self_time
-        for child in frame.children:
-            walk(child, aiops_stack)
-
-    if root is not None:
-        walk(root, ())
-    total = session.duration or 1e-9
-    functions = sorted(by_function.items(), key=lambda item: -item[1][0])[:top]
-    return {
-        "duration_s": session.duration,
-        "samples": session.sample_count,
-        "self_time_by_group": [
-            {"group": group, "seconds": seconds, "share": seconds / total}
-            for group, seconds in by_group.most_common()
-        ],
-        "self_time_top_functions": [
-            {"function": name, "group": group, "seconds": seconds, "share": seconds / total}
-            for name, (seconds, group) in functions
-        ],
-        "aiops_functions_inclusive": [
-            {"function": name, "seconds": seconds, "share": seconds / total}
-            for name, seconds in aiops_total.most_common(top)
-        ],
-    }
-
-
-def _short(path: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
-        if marker in path:
-            return path.split(marker, 1)[1]
-    return path.rsplit("/", 2)[-1] if "/" in path else path
-
-
 def main(config: dict[str, Any]) -> dict[str, Any]:
     os.environ.update(config["env"])
     counter = CommandCounter()
@@ -168,6 +76,7 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
 
     monitoring.register(_listener(counter))  # before any MongoClient is created
 
+    import handler  # noqa: F401  (configures the JSON request log, as in production)
     from aiops.routes import Request, respond
     from bench import floor
     from bench.scenario import CONVERSATION, STARTING_FORM, form_of, gen_body
@@ -222,27 +131,48 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def profile(call: Any, requests: int, out_dir: str) -> dict[str, Any]:
+    """pyinstrument twice over `requests` requests: wall time (waiting included), then CPU time
+    of this thread (`time.thread_time` as the sampler's clock: waiting costs nothing)."""
     try:
         from pyinstrument import Profiler
+        from pyinstrument.stack_sampler import get_stack_sampler
     except ImportError:
         return {"skipped": "pyinstrument is not installed (pip install pyinstrument)"}
-    profiler = Profiler(interval=0.0005, async_mode="disabled")
-    profiler.start()
-    for _ in range(requests):
-        call()
-    profiler.stop()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "profile.txt").write_text(profiler.output_text(unicode=True, color=False))
-    (out / "profile-flat.txt").write_text(
-        profiler.output_text(unicode=True, color=False, flat=True)
-    )
-    (out / "profile.html").write_text(profiler.output_html())
-    summary = summarise_profile(profiler.last_session)
-    summary["requests"] = requests
-    summary["files"] = ["profile.txt", "profile-flat.txt", "profile.html"]
-    return summary
+    result: dict[str, Any] = {"requests": requests}
+    sampler = get_stack_sampler()
+    for kind, clock in (("wall", None), ("cpu", time.thread_time)):
+        sampler.timer_func = clock
+        profiler = Profiler(interval=0.0002 if clock else 0.0005, async_mode="disabled")
+        cpu_before = time.thread_time()
+        profiler.start()
+        for _ in range(requests):
+            call()
+        profiler.stop()
+        cpu_ms = (time.thread_time() - cpu_before) / requests * 1000
+        sampler.timer_func = None
+        (out / f"profile-{kind}.txt").write_text(
+            profiler.output_text(unicode=True, color=False, show_all=False)
+        )
+        (out / f"profile-{kind}.html").write_text(profiler.output_html())
+        summary = summarise_profile(profiler.last_session)
+        summary["per_request_ms"] = summary["duration_s"] / requests * 1000
+        summary["thread_cpu_ms_per_request"] = cpu_ms
+        result[kind] = summary
+    result["files"] = [f"profile-{k}.{e}" for k in ("wall", "cpu") for e in ("txt", "html")]
+    return result
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(json.loads(sys.argv[1]))))
+    arguments = json.loads(sys.argv[1])
+    real_stdout = sys.stdout
+    # AIops logs one JSON line per request to stdout, as in production: keep that cost, but
+    # send the lines to a file so that stdout carries only the result.
+    with open(arguments.get("log_path", os.devnull), "w") as log_file:
+        sys.stdout = log_file
+        try:
+            outcome = main(arguments)
+        finally:
+            sys.stdout = real_stdout
+    print(json.dumps(outcome))

@@ -287,9 +287,10 @@ def phase_overhead(bench: Bench, servers: dict[str, Server]) -> dict[str, Any]:
 def phase_inprocess(bench: Bench) -> dict[str, Any]:
     cfg = bench.config
     profile_dir = RESULTS_DIR
-    env = {**harness.server_env({}), **bench.env, "BENCH_FLOOR_PROMPT": str(bench.floor_prompt)}
+    own = {**bench.env, "BENCH_FLOOR_PROMPT": str(bench.floor_prompt)}
+    env = harness.server_env(own)
     config = {
-        "env": {k: v for k, v in env.items() if k in (*bench.env, "BENCH_FLOOR_PROMPT")},
+        "env": own,
         "rounds": cfg["inprocess_rounds"],
         "requests": cfg["inprocess_requests"],
         "profile_requests": cfg["profile_requests"],
@@ -333,7 +334,8 @@ def phase_inprocess(bench: Bench) -> dict[str, Any]:
     llm_calls = raw["aiops"]["llm_calls"]
     # Every request of the subprocess (first, warm-up, measured, profiled) reached the model once.
     total_requests = 1 + 3 * 2 + aiops["requests"] + measured["floor"]["requests"]
-    total_requests += cfg["profile_requests"] if raw.get("profile", {}).get("requests") else 0
+    # pyinstrument, then cProfile: each profiles `profile_requests` requests
+    total_requests += 2 * cfg["profile_requests"] if raw.get("profile", {}).get("requests") else 0
     result = {
         "what": "in process: aiops.routes.respond(Request) and bench.floor.handle(body), "
         "pymongo CommandListener registered before the client exists",
@@ -547,14 +549,23 @@ def phase_tokens(bench: Bench, aiops: Server, tokenizer: tokens_module.Tokenizer
     strict_changes = {name: follow[1].get(name) for name in full_form_fields()}
     strict_patch = scenario.wrapper(strict_changes, follow[2])
     full = scenario.wrapper({k: v for k, v in full_form.items() if k in full_form_fields()}, follow[2])
+    as_list = tokens_module.compact(
+        {
+            "changes": [{"field": k, "value": v} for k, v in follow[1].items()],
+            "reply": follow[2],
+            "questions": [],
+        }
+    )
     completion = {
         "patch_tokens": tokenizer.count(patch),
         "patch_strict_schema_tokens": tokenizer.count(strict_patch),
+        "patch_as_list_tokens": tokenizer.count(as_list),
         "full_form_tokens": tokenizer.count(full),
         "note": "patch = only the changed fields; patch_strict_schema = the same answer with every "
         "field of the strict json_schema present (null = unchanged), as a strict-mode model must "
-        "write it; full_form = every field with its value (the original service's answer style). "
-        "Compact JSON as structured-output models write it.",
+        "write it; patch_as_list = the changes as [{field, value}] items (a strict schema that "
+        "needs no nulls); full_form = every field with its value (the original service's answer "
+        "style). Compact JSON as structured-output models write it.",
     }
     completion["full_over_patch"] = ratio(completion["full_form_tokens"], completion["patch_tokens"])
     completion["strict_over_patch"] = ratio(
@@ -815,7 +826,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"prefix shared with the previous turn: {conv['shared_prefix_tokens_with_previous_turn']} tokens.",
             f"- Completion for the follow-up: patch {comp['patch_tokens']} tokens, the same patch as "
             f"the strict schema makes the model write it {comp['patch_strict_schema_tokens']} "
-            f"(×{fmt(comp['strict_over_patch'], 2)}), full form {comp['full_form_tokens']} "
+            f"(×{fmt(comp['strict_over_patch'], 2)}), as a list of {{field, value}} items "
+            f"{comp['patch_as_list_tokens']}, full form {comp['full_form_tokens']} "
             f"(×{fmt(comp['full_over_patch'], 2)}).",
             "",
         ]
@@ -847,20 +859,39 @@ def markdown(report: dict[str, Any]) -> str:
         ]
     p = (report.get("inprocess") or {}).get("profile")
     if p and not p.get("skipped"):
+        wall, cpu = p["wall"], p["cpu"]
         lines += [
-            f"## Profile (pyinstrument, {p['requests']} in-process requests, wall time)",
+            f"## Profile (pyinstrument, {p['requests']} in-process requests of section 2, model instant)",
             "",
-            "| where self time goes | share |",
-            "|---|---|",
+            f"Wall {fmt(wall['per_request_ms'], 2)} ms and CPU {fmt(cpu['thread_cpu_ms_per_request'], 2)} ms "
+            "per request (profiler overhead included). Self time of stdlib/builtin frames is "
+            "charged to the library or module that called them.",
+            "",
+            "| where the time goes | wall share | CPU ms / request | CPU share |",
+            "|---|---|---|---|",
         ]
-        lines += [f"| {g['group']} | {g['share'] * 100:.1f}% |" for g in p["self_time_by_group"][:10]]
-        lines += ["", "| AIops function (inclusive) | share |", "|---|---|"]
+        wall_groups = {g["group"]: g["share"] for g in wall["self_time_by_group"]}
+        groups = list(dict.fromkeys([g["group"] for g in cpu["self_time_by_group"]] + list(wall_groups)))
+        cpu_groups = {g["group"]: g["share"] for g in cpu["self_time_by_group"]}
+        per_cpu = cpu["per_request_ms"]
+        for group in groups:
+            lines.append(
+                f"| {group} | {wall_groups.get(group, 0) * 100:.1f}% | "
+                f"{cpu_groups.get(group, 0) * per_cpu:.2f} | {cpu_groups.get(group, 0) * 100:.1f}% |"
+            )
+        lines += ["", "| CPU by innermost AIops module on the stack | ms / request | share |", "|---|---|---|"]
         lines += [
-            f"| `{x['function']}` | {x['share'] * 100:.1f}% |" for x in p["aiops_functions_inclusive"][:12]
+            f"| `{x['module']}` | {x['share'] * per_cpu:.2f} | {x['share'] * 100:.1f}% |"
+            for x in cpu["time_by_aiops_step"][:10]
         ]
-        lines += ["", "| top self time | share |", "|---|---|"]
+        lines += ["", "| AIops function, CPU inclusive | ms / request | share |", "|---|---|---|"]
         lines += [
-            f"| `{x['function']}` | {x['share'] * 100:.1f}% |" for x in p["self_time_top_functions"][:12]
+            f"| `{x['function']}` | {x['share'] * per_cpu:.2f} | {x['share'] * 100:.1f}% |"
+            for x in cpu["aiops_functions_inclusive"][:14]
+        ]
+        lines += ["", "| top CPU self time | share |", "|---|---|"]
+        lines += [
+            f"| `{x['function']}` | {x['share'] * 100:.1f}% |" for x in cpu["self_time_top_functions"][:12]
         ]
         lines.append("")
     elif p:

@@ -163,7 +163,9 @@ def test_unknown_conversation(client: Any, model: Any) -> None:
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 def test_method_not_allowed(client: Any, method: str) -> None:
-    assert_error(client.open("/gen", method=method), 405, "method_not_allowed")
+    response = client.open("/gen", method=method)
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "POST, OPTIONS"
 
 
 def test_unknown_path(client: Any) -> None:

@@ -28,7 +28,19 @@ DOCUMENT_PATH = ROOT / "openapi.yaml"
 # The model names the test deployment allows (AIOPS_ALLOWED_MODELS, here the default model);
 # a deployment's own list cannot be in the document, so the test pins `model` to it.
 TEST_MODELS = ["gpt-4o-mini"]
-VALID_REPLY = json.dumps({"changes": {}, "reply": "Nothing to change.", "questions": []})
+# A valid reply that changes a few fields, so that answers carry changes, warnings (memory
+# snapped, capacity read, a weak secret replaced) and a question, whatever the request's form.
+VALID_REPLY = json.dumps(
+    {
+        "changes": {
+            "memory": "500Mi",
+            "environment": [{"name": "DB_PASSWORD", "value": "secret"}],
+            "storage": [{"capacity": "10Gi", "value": "/data"}],
+        },
+        "reply": "More memory, a volume at /data and a database password.",
+        "questions": ["Which database host should the app use?"],
+    }
+)
 MAX_EXAMPLES = 60
 
 
@@ -51,7 +63,7 @@ def fuzz_config() -> schemathesis.Config:
             # The page's form is normalised leniently by design ("2" instances, "500m" cpu,
             # unknown keys kept), so data outside the documented types is often accepted:
             # negative cases must not be rejected, they must be answered as documented.
-            "checks": {"negative_data_rejection": {"enabled": False}, "unsupported_method": {"enabled": False}},
+            "checks": {"negative_data_rejection": {"enabled": False}},
         }
     )
 

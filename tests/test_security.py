@@ -113,7 +113,9 @@ class Transcript:
     def __init__(self) -> None:
         self.answers: list[Answer] = []
 
-    def expect(self, status: int, code: str | None, server: LiveServer, *args: Any, **kw: Any) -> Answer:
+    def expect(
+        self, status: int, code: str | None, server: LiveServer, *args: Any, **kw: Any
+    ) -> Answer:
         answer = send(server, *args, **kw)
         self.answers.append(answer)
         assert answer.status == status, answer.text()
@@ -131,6 +133,7 @@ def key_servers(
         "OPENAI_BASE_URL": model.base_url,
         "AIOPS_MONGODB_DB": mongo_db_name,
         "AIOPS_LLM_TIMEOUT_S": "1",
+        "AIOPS_LLM_MAX_RETRIES": "1",  # a failing provider is asked twice
         "OPENAI_LOG": "debug",  # the openai SDK's own debug output, to stderr (in the log file)
     }
     up = start_live_server({**env, "MONGODB_URI": mongo_uri}, tmp_path / "up.log")
@@ -148,24 +151,31 @@ def store_files(mongo_server: Any) -> list[Path]:
     return [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
 
 
-def test_the_key_reaches_the_provider_and_nothing_else(
-    key_servers: tuple[LiveServer, LiveServer],
-    model: Any,
-    mongo_client: Any,
-    mongo_db_name: str,
-    mongo_server: Any,
-) -> None:
-    up, down = key_servers
-    key, other_key = new_key(), new_key()
-    marker = f"marker-{uuid.uuid4().hex}"  # in the stored text: shows the store file is scanned
-    request_id = f"sec-{uuid.uuid4().hex}"  # in the log: shows the log is scanned
+@dataclass
+class Probe:
+    """What one walk through the API sends: two keys, and markers that must show up."""
+
+    key: str
+    other_key: str
+    marker: str  # in a stored text: shows the store's file is really scanned
+    request_id: str  # in the log: shows the log is really scanned
+
+
+def walk_every_answer(up: LiveServer, down: LiveServer, model: Any, probe: Probe) -> Transcript:
+    """Success, a continued conversation, a re-ask and every error row of SPEC §1, with the key
+    placed wherever a caller might put it and echoed by the provider wherever it can be."""
+    key, log = probe.key, Transcript()
     bearer = {"Authorization": f"Bearer {key}"}
-    log = Transcript()
 
     # Success: the key in the body, then in the header; a conversation continued; a re-ask.
     model.reply(GOOD_ANSWER, GOOD_ANSWER, GOOD_ANSWER)
-    first = log.expect(200, None, up, body(key, user_input=f"more memory {marker}"),
-                       headers={"X-Request-Id": request_id})
+    first = log.expect(
+        200,
+        None,
+        up,
+        body(key, user_input=f"more memory {probe.marker}"),
+        headers={"X-Request-Id": probe.request_id},
+    )
     log.expect(200, None, up, body(None), headers=bearer)
     params = json.loads(first.json()["GenParamsStr"])
     parent = first.json()["MessageId"]
@@ -186,7 +196,7 @@ def test_the_key_reaches_the_provider_and_nothing_else(
     log.expect(401, "invalid_token", up, body(key))
     # 404: unknown conversation, and one that belongs to the other key.
     log.expect(404, "conversation_not_found", up, body(key, parent_message_id=str(uuid.uuid4())))
-    log.expect(404, "conversation_not_found", up, body(other_key, parent_message_id=parent))
+    log.expect(404, "conversation_not_found", up, body(probe.other_key, parent_message_id=parent))
     # 405 and 413.
     log.expect(405, "method_not_allowed", up, method="GET", headers=bearer)
     log.expect(405, "method_not_allowed", up, body(key), method="PUT")
@@ -207,26 +217,39 @@ def test_the_key_reaches_the_provider_and_nothing_else(
     unsaved = log.expect(200, None, down, body(key))
     assert "MessageId" in {w["field"] for w in unsaved.json()["Warnings"]}
     log.expect(503, "store_unavailable", down, body(key, parent_message_id=parent))
+    return log
+
+
+def test_the_key_reaches_the_provider_and_nothing_else(
+    key_servers: tuple[LiveServer, LiveServer],
+    model: Any,
+    mongo_client: Any,
+    mongo_db_name: str,
+    mongo_server: Any,
+) -> None:
+    up, down = key_servers
+    probe = Probe(new_key(), new_key(), f"marker-{uuid.uuid4().hex}", f"sec-{uuid.uuid4().hex}")
+    log = walk_every_answer(up, down, model, probe)
 
     # The key did reach the provider, on every call made for it: the scan below means something.
     assert len(model.headers) == 13
-    assert {h["authorization"] for h in model.headers} == {f"Bearer {key}"}
+    assert {h["authorization"] for h in model.headers} == {f"Bearer {probe.key}"}
 
     documents = list(mongo_client[mongo_db_name]["messages"].find())
     assert len(documents) == 4  # the four successes on the server whose store is up
     assert all(re.fullmatch(r"[0-9a-f]{64}", d["key_hash"]) for d in documents)
     stored = json.dumps(documents, default=str, ensure_ascii=False)
-    assert marker in stored
+    assert probe.marker in stored
     files = {path.name: path.read_bytes() for path in store_files(mongo_server)}
     if files:
-        assert any(marker.encode() in data for data in files.values())
+        assert any(probe.marker.encode() in data for data in files.values())
     logs = {"up": up.output(), "down": down.output()}
-    assert request_id in logs["up"] and "Sending HTTP Request" in logs["up"]  # debug lines too
+    assert probe.request_id in logs["up"] and "Sending HTTP Request" in logs["up"]  # debug too
     if mongo_server is not None:
         logs["mongo"] = mongo_server.log_path.read_text(errors="replace")
 
-    for secret in (key, other_key):
-        assert all(secret not in answer.text() for answer in log.answers)
+    for secret in (probe.key, probe.other_key):
+        assert [a.status for a in log.answers if secret in a.text()] == []
         assert [name for name, text in logs.items() if secret in text] == []
         assert secret not in stored
         assert [name for name, data in files.items() if secret.encode() in data] == []
@@ -322,7 +345,11 @@ def test_secrets_that_json_escapes_are_masked_too(client: Any, model: Any, passw
     response = post(client, {"user_input": "更多内存", "openai_token": new_key(), "params": params})
     assert response.status_code == 200, response.get_data(as_text=True)
 
-    forms_of_it = {password, json.dumps(password)[1:-1], json.dumps(password, ensure_ascii=False)[1:-1]}
+    forms_of_it = {
+        password,
+        json.dumps(password)[1:-1],
+        json.dumps(password, ensure_ascii=False)[1:-1],
+    }
     contents = [m["content"] for m in model.completions[0]["messages"]]
     assert [text for text in contents if any(form in text for form in forms_of_it)] == []
     after = json.loads(response.get_json()["GenParamsStr"])
@@ -385,8 +412,12 @@ def volumes(count: int) -> list[dict[str, Any]]:
             id="file-content",
         ),
         pytest.param({"command": "a" * 20_000}, "params.command", "16384", id="command"),
-        pytest.param({"storage": [{"capacity": 1, "value": "/" + "d" * 20_000}]},
-                     "params.storage[0].value", "16384", id="mount-path"),
+        pytest.param(
+            {"storage": [{"capacity": 1, "value": "/" + "d" * 20_000}]},
+            "params.storage[0].value",
+            "16384",
+            id="mount-path",
+        ),
     ],
 )
 def test_form_limits_are_refused_with_the_limit_named(

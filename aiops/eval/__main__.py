@@ -2,11 +2,13 @@
 
     python -m aiops.eval --base-url https://api.deepseek.com/v1 --model deepseek-chat \\
         [--api-key KEY] [--repeat K] [--only TAG[,TAG]] [--out report.json] [--concurrency N]
+        [--retries R] [--timeout S] [--scenarios FILE] [--list]
 
 The key comes from --api-key, else OPENAI_API_KEY; it is never printed or written. Progress goes
 to stderr, one line per scenario run; the table goes to stdout; the report to --out.
 Exit status: 0 when the evaluation ran (whatever the scores), 2 when it could not start or was
-stopped (bad arguments, bad scenario file, no key, key rejected on the first call).
+stopped (bad arguments, bad scenario file, no key, key rejected on the first call); 130 on
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -70,6 +72,13 @@ def parser() -> argparse.ArgumentParser:
         help="scenario runs in parallel (default 4)",
     )
     cli.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        metavar="R",
+        help="tries again of a rate-limited (429) turn, after Retry-After (default 2)",
+    )
+    cli.add_argument(
         "--timeout",
         type=float,
         metavar="S",
@@ -124,12 +133,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         _progress(done, total, job, result, args.repeat, api_key)
 
     runner = Runner(
-        settings, api_key, repeat=args.repeat, concurrency=args.concurrency, progress=progress
+        settings,
+        api_key,
+        repeat=args.repeat,
+        concurrency=args.concurrency,
+        retries=max(args.retries, 0),
+        progress=progress,
     )
     try:
         results = runner.run(scenarios)
     except FatalProviderError as error:
         return _fail(f"stopped: {error}")
+    except KeyboardInterrupt:
+        _fail("interrupted: no report written")
+        return 130
     report = build_report(
         results,
         settings,
@@ -156,7 +173,8 @@ def _progress(done: int, total: int, job: Job, result: RunResult, repeat: int, k
     width = len(str(total))
     run = f" #{job.run}" if repeat > 1 else ""
     line = f"[{done:>{width}}/{total}] {job.scenario.id}{run} … {result.summary()}"
-    print(scrubbed(line, key), file=sys.stderr, flush=True)
+    sys.stderr.write(scrubbed(line, key) + "\n")  # one write: lines from threads stay whole
+    sys.stderr.flush()
 
 
 def _fail(message: str) -> int:

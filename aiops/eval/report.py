@@ -135,6 +135,8 @@ def _row(name: str, ratio: Ratio, counted: str) -> tuple[str, str, str]:
 def metric_rows(m: Metrics, repeat: int) -> list[tuple[str, str, str]]:
     """(metric, value, what it counts) for the table."""
     errors = ", ".join(f"{code} {n}" for code, n in sorted(m.provider_errors.items())) or "none"
+    if m.rate_limit_retries:
+        errors += f" ({m.rate_limit_retries} rate-limited turns tried again)"
     return [
         _row("Pass@1", m.pass_at_1, "scenarios pass run 1"),
         _row(f"Pass^{repeat}", m.pass_all, f"scenarios pass all {repeat} runs"),

@@ -7,7 +7,9 @@ in parallel (`concurrency` threads); the turns of a run go in order.
 
 Provider failures (401, 429, 5xx, timeouts) are recorded on the turn and counted; they never
 stop the run, except an authentication failure (or an unknown model) on the very first call,
-which would fail every call after it: that raises `FatalProviderError`.
+which would fail every call after it: that raises `FatalProviderError`. A rate-limited turn is
+tried again up to `retries` times, after the provider's Retry-After (at most 30 s), since a 429
+says nothing about the model; the service itself already retries 5xx and transport failures.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from aiops.settings import Settings
 from aiops.store import MemoryStore, Store
 
 _USER_CHARS_IN_REPORT = 300
+_MAX_RETRY_WAIT_S = 30.0
 
 
 class FatalProviderError(Exception):
@@ -65,6 +68,7 @@ class Runner:
         *,
         repeat: int = 1,
         concurrency: int = 4,
+        retries: int = 2,
         store: Store | None = None,
         progress: Progress | None = None,
     ) -> None:
@@ -72,6 +76,7 @@ class Runner:
         self.api_key = api_key
         self.repeat = max(repeat, 1)
         self.concurrency = max(concurrency, 1)
+        self.retries = max(retries, 0)
         self.store = store or MemoryStore()
         self.progress = progress
         self._done = 0
@@ -86,23 +91,29 @@ class Runner:
         first = self._job(jobs[0], len(jobs))
         stop_if_hopeless(first.turns[0])
         runs[(jobs[0].scenario.id, 1)] = first
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
             futures = {pool.submit(self._job, job, len(jobs)): job for job in jobs[1:]}
             for future in as_completed(futures):
                 job = futures[future]
                 runs[(job.scenario.id, job.run)] = future.result()
+        except BaseException:  # Ctrl-C: drop the runs not started yet instead of waiting for them
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return [
             ScenarioResult(s, [runs[(s.id, run)] for run in range(1, self.repeat + 1)])
             for s in scenarios
         ]
 
     def _job(self, job: Job, total: int) -> RunResult:
-        result = run_scenario(job.scenario, job.run, self.settings, self.api_key, self.store)
-        with self._lock:
+        result = run_scenario(
+            job.scenario, job.run, self.settings, self.api_key, self.store, self.retries
+        )
+        with self._lock:  # one progress line at a time, counted in order
             self._done += 1
-            done = self._done
-        if self.progress is not None:
-            self.progress(done, total, job, result)
+            if self.progress is not None:
+                self.progress(self._done, total, job, result)
         return result
 
 
@@ -120,7 +131,7 @@ def stop_if_hopeless(turn: TurnResult) -> None:
 
 
 def run_scenario(
-    scenario: Scenario, run: int, settings: Settings, api_key: str, store: Store
+    scenario: Scenario, run: int, settings: Settings, api_key: str, store: Store, retries: int = 0
 ) -> RunResult:
     """One run of a scenario: its turns in order, each scored; after a turn that produced no
     form, the remaining turns are skipped."""
@@ -133,13 +144,36 @@ def run_scenario(
                 TurnResult(index, _clip(turn.user), SKIPPED, questions_expected=turn.questions)
             )
             continue
-        result, answer_form, message_id = run_turn(
-            scenario, index, form, parent, settings, api_key, store
+        result, answer_form, message_id = run_turn_retrying(
+            scenario, index, form, parent, settings, api_key, store, retries
         )
         turns.append(result)
         if answer_form is not None:
             form, parent = answer_form, message_id
     return RunResult(run, turns)
+
+
+def run_turn_retrying(
+    scenario: Scenario,
+    index: int,
+    form: dict[str, Any],
+    parent: str | None,
+    settings: Settings,
+    api_key: str,
+    store: Store,
+    retries: int,
+) -> tuple[TurnResult, dict[str, Any] | None, str | None]:
+    """`run_turn`, tried again up to `retries` times while the provider rate-limits it."""
+    attempt = 0
+    while True:
+        result, form_after, message_id = run_turn(
+            scenario, index, form, parent, settings, api_key, store
+        )
+        result.retries = attempt
+        if not (result.error and result.error["code"] == "rate_limited") or attempt >= retries:
+            return result, form_after, message_id
+        attempt += 1
+        time.sleep(_retry_wait(result.error, attempt))
 
 
 def run_turn(
@@ -164,6 +198,8 @@ def run_turn(
         result.usage = generation.trace.usage.model_dump()
         result.status = _status_of(error.code)
         result.error = {"code": error.code, "message": error.message, "field": error.field or ""}
+        if error.retry_after:
+            result.error["retry_after"] = error.retry_after
         if result.status == INVALID:
             result.checks, _ = score_turn(turn, form, None, [])
         return result, None, None
@@ -182,6 +218,15 @@ def run_turn(
     result.warnings = [w.model_dump() for w in answer.Warnings]
     result.kept_previous = [w.field for w in answer.Warnings if KEPT_PREVIOUS in w.message]
     return result, after, answer.MessageId
+
+
+def _retry_wait(error: dict[str, str], attempt: int) -> float:
+    """Seconds to wait before trying a rate-limited turn again: Retry-After, else 2^n s."""
+    try:
+        wait = float(error.get("retry_after", ""))
+    except ValueError:
+        wait = 2.0**attempt
+    return min(max(wait, 0.0), _MAX_RETRY_WAIT_S)
 
 
 def _status_of(code: str) -> str:

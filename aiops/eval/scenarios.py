@@ -209,6 +209,14 @@ class Turn(BaseModel):
     others: Literal["unchanged", "any"] = "unchanged"
     questions: bool | None = False
 
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _parsed_specs(cls, expect: Any) -> Any:
+        """Parse each spec here, so that an error names the check, not a branch of the union."""
+        if not isinstance(expect, dict):
+            return expect
+        return {field: parse_spec(spec) for field, spec in expect.items()}
+
     @field_validator("expect")
     @classmethod
     def _known_fields(cls, expect: dict[str, Spec]) -> dict[str, Spec]:
@@ -225,6 +233,24 @@ class Turn(BaseModel):
         if spec is None:
             return self.others == "any"
         return spec != "unchanged"
+
+
+def parse_spec(raw: Any) -> Spec:
+    """A field's spec from JSON: "unchanged", "any", a check or a list of checks."""
+    if raw in ("unchanged", "any"):
+        return raw  # type: ignore[no-any-return]
+    if isinstance(raw, dict):
+        return _check(raw)
+    if isinstance(raw, list) and raw and all(isinstance(item, dict) for item in raw):
+        return [_check(item) for item in raw]
+    raise ValueError(f'a spec is "unchanged", "any", a check or a list of checks; got {raw!r}')
+
+
+def _check(raw: dict[str, Any]) -> Check:
+    try:
+        return Check.model_validate(raw)
+    except ValidationError as error:
+        raise ValueError(_first_error(error)) from None
 
 
 def checks_of(spec: Spec) -> list[Check]:

@@ -57,6 +57,7 @@ class TurnResult:
     error: dict[str, str] | None = None
     usage: dict[str, int] = field(default_factory=dict)
     latency_s: float = 0.0
+    retries: int = 0
 
     @property
     def passed(self) -> bool:
@@ -102,10 +103,16 @@ class RunResult:
                 return f"error {turn.error['code'] if turn.error else ''} (turn {turn.index})"
             if turn.status == INVALID:
                 return f"invalid output (turn {turn.index})"
-            failed = [check.field for check in turn.checks if not check.passed]
+            failed = [_failure(check) for check in turn.checks if not check.passed]
             if failed:
                 return f"FAIL turn {turn.index}: {', '.join(failed)}"
         return "pass"
+
+
+def _failure(check: CheckResult) -> str:
+    if check.field == OTHERS:
+        return f"unrequested {'/'.join(check.actual or [])}"
+    return check.field
 
 
 @dataclass
@@ -353,6 +360,7 @@ class Metrics:
     pass_rate: Ratio
     field_accuracy: Ratio
     unrequested_changes: Ratio
+    unrequested_fields: int
     invalid_output: Ratio
     questions_precision: Ratio
     questions_recall: Ratio
@@ -360,6 +368,7 @@ class Metrics:
     latency_s: Spread
     llm_calls: int
     provider_errors: dict[str, int]
+    rate_limit_retries: int
     eval_errors: int
     skipped_turns: int
 
@@ -385,7 +394,9 @@ class Metrics:
             "tokens": self.tokens.as_dict(),
             "latency_s": self.latency_s.as_dict(),
             "llm_calls": self.llm_calls,
+            "unrequested_fields": self.unrequested_fields,
             "provider_errors": dict(self.provider_errors),
+            "rate_limit_retries": self.rate_limit_retries,
             "eval_errors": self.eval_errors,
             "skipped_turns": self.skipped_turns,
         }
@@ -414,6 +425,7 @@ def metrics(results: Sequence[ScenarioResult]) -> Metrics:
         pass_rate=Ratio(sum(run.passed for run in runs), len(runs)),
         field_accuracy=Ratio(sum(c.passed for c in field_checks), len(field_checks)),
         unrequested_changes=Ratio(sum(bool(t.unrequested) for t in usable), len(usable)),
+        unrequested_fields=sum(len(t.unrequested) for t in usable),
         invalid_output=Ratio(sum(t.invalid for t in answered), len(answered)),
         questions_precision=Ratio(sum(bool(t.questions_expected) for t in asked), len(asked)),
         questions_recall=Ratio(sum(bool(t.questions) for t in expected), len(expected)),
@@ -421,6 +433,7 @@ def metrics(results: Sequence[ScenarioResult]) -> Metrics:
         latency_s=Spread.of([run.latency_s for run in runs]),
         llm_calls=sum(turn.usage.get("llm_calls", 0) for turn in turns),
         provider_errors=provider_errors,
+        rate_limit_retries=sum(turn.retries for turn in turns),
         eval_errors=sum(turn.status == ERROR for turn in turns),
         skipped_turns=sum(turn.status == SKIPPED for turn in turns),
     )
