@@ -7,6 +7,7 @@ logged only for a real server fault (an answer 500), at ERROR.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -74,8 +75,12 @@ def level_for(status: int) -> int:
 
 
 def request_fields(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """The extras of a request line: the generation fields (defaults when none ran) and `facts`."""
-    return {**GENERATION_DEFAULTS, **facts}
+    """The extras of a request line: `facts`, then the generation fields it lacks (no model
+    was asked), with their defaults."""
+    fields = dict(facts)
+    for name, default in GENERATION_DEFAULTS.items():
+        fields.setdefault(name, copy.deepcopy(default))
+    return fields
 
 
 def configure(level: int = logging.INFO) -> None:

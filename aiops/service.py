@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -20,6 +21,11 @@ log = logging.getLogger("aiops.service")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Kept in a saved turn, so that a history never carries whole pasted documents.
 _SAVED_INPUT_CHARS = 2000
+# What the model may say back: a reply of a few sentences, a few short questions.
+REPLY_MAX_CHARS = 1000
+QUESTIONS_MAX = 10
+QUESTION_MAX_CHARS = 300
+KEY_REMOVED = "[API key removed]"
 
 
 @dataclass
@@ -49,7 +55,9 @@ def choose_model(requested: str | None, settings: Settings) -> str:
         return settings.model
     if requested not in settings.allowed_models:
         allowed = ", ".join(settings.allowed_models)
-        raise ApiError("invalid_request", f"model {requested!r} is not allowed; use one of: {allowed}", "model")
+        raise ApiError(
+            "invalid_request", f"model {requested!r} is not allowed; use one of: {allowed}", "model"
+        )
     return requested
 
 
@@ -58,11 +66,15 @@ def current_form(params: dict[str, Any], limits: Limits) -> Normalised:
     current = normalise(params, limits)
     if current.errors:
         first = current.errors[0]
-        raise ApiError("invalid_request", f"params.{first.field}: {first.message}", f"params.{first.field}")
+        raise ApiError(
+            "invalid_request", f"params.{first.field}: {first.message}", f"params.{first.field}"
+        )
     return current
 
 
-def load_history(request: GenRequest, key_hash: str, store: Store, settings: Settings) -> Turn | None:
+def load_history(
+    request: GenRequest, key_hash: str, store: Store, settings: Settings
+) -> Turn | None:
     if request.parent_message_id is None:
         return None
     try:
@@ -91,16 +103,35 @@ def apply_reply(reply: ModelReply, base: dict[str, Any], limits: Limits) -> Outc
         changes = {k: v for k, v in changes.items() if v is not None}
     for key in [k for k in changes if k not in FIELDS]:
         if key not in base or base[key] != changes[key]:
-            warnings.append(Notice(key, "the model proposed a field the form does not have; ignored"))
+            warnings.append(
+                Notice(key, "the model proposed a field the form does not have; ignored")
+            )
         del changes[key]
     merged = normalise({**base, **changes}, limits, previous=base)
     return Outcome(
         form=merged.form,
         warnings=warnings + merged.warnings,
         errors=merged.errors,
-        reply=reply.reply.strip(),
-        questions=[q.strip() for q in reply.questions if q.strip()],
+        reply=_clipped(reply.reply.strip(), REPLY_MAX_CHARS),
+        questions=[_clipped(q.strip(), QUESTION_MAX_CHARS) for q in reply.questions if q.strip()][
+            :QUESTIONS_MAX
+        ],
     )
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def without_key(value: Any, api_key: str) -> Any:
+    """`value` with every occurrence of the caller's key removed (a key pasted by mistake)."""
+    if isinstance(value, str):
+        return value.replace(api_key, KEY_REMOVED)
+    if isinstance(value, list | tuple):
+        return type(value)(without_key(v, api_key) for v in value)
+    if isinstance(value, dict):
+        return {k: without_key(v, api_key) for k, v in value.items()}
+    return value
 
 
 def _dedupe(notices: list[Notice]) -> list[Notice]:
@@ -131,14 +162,18 @@ class Generation:
         request, settings = self.request, self.settings
         model = self.trace.model = choose_model(request.model, settings)
         current = current_form(request.params, self.limits)
+        current.warnings[:0] = self.key_warnings()
         key_hash = hash_key(self.api_key)
         parent = load_history(request, key_hash, self.store, settings)
-        history = parent.history[-settings.history_turns :] if parent and settings.history_turns else []
+        history = (
+            parent.history[-settings.history_turns :] if parent and settings.history_turns else []
+        )
         self.trace.history_turns = len(history)
         earlier_forms = [current.form] + ([parent.form_after] if parent else [])
-        self.mask = secret_values.Mask(
-            secret_values.known_secrets(earlier_forms, [turn.changes for turn in history])
-        )
+        known = secret_values.known_secrets(earlier_forms, [turn.changes for turn in history])
+        if len(self.api_key) >= secret_values.MASK_MIN_LENGTH:
+            known = [*known, self.api_key]
+        self.mask = secret_values.Mask(sorted(set(known), key=len, reverse=True))
 
         entries = catalog.get_catalog().match(request.user_input, current.form.get("image_name"))
         messages = prompt.build_messages(
@@ -182,6 +217,26 @@ class Generation:
             Usage=self.trace.usage,
             Model=model,
         )
+
+    def key_warnings(self) -> list[Notice]:
+        """A key pasted into the text or the form: hidden from the model and from the store."""
+        pasted = [
+            name
+            for name, value in (
+                ("user_input", self.request.user_input),
+                ("params", self.request.params),
+            )
+            if self.api_key
+            in (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        ]
+        return [
+            Notice(
+                name,
+                "your API key is in the request: it was hidden from the model and is not stored "
+                "with the conversation",
+            )
+            for name in pasted
+        ]
 
     def call(self, messages: list[dict[str, str]], model: str) -> llm.Completion:
         completion = llm.complete(
@@ -261,12 +316,14 @@ class Generation:
         model: str,
     ) -> Turn:
         cap = max(self.settings.history_turns, 1)
-        exchange = Exchange(self.request.user_input[:_SAVED_INPUT_CHARS], changes, reply)
+        before, after, changes, reply = without_key((before, after, changes, reply), self.api_key)
+        user_input = without_key(self.request.user_input, self.api_key)
+        exchange = Exchange(user_input[:_SAVED_INPUT_CHARS], changes, reply)
         return Turn(
             id=str(uuid.uuid4()),
             parent_id=parent.id if parent else None,
             key_hash=key_hash,
-            user_input=self.request.user_input,
+            user_input=user_input,
             form_before=before,
             form_after=after,
             changes=changes,
@@ -274,5 +331,7 @@ class Generation:
             model=model,
             usage=self.trace.usage.model_dump(),
             history=[*(parent.history if parent else []), exchange][-cap:],
-            ancestors=[*(parent.ancestors if parent else []), *([parent.id] if parent else [])][-cap:],
+            ancestors=[*(parent.ancestors if parent else []), *([parent.id] if parent else [])][
+                -cap:
+            ],
         )

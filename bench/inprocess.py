@@ -3,13 +3,19 @@
     python -m bench.inprocess '<json config>'
 
 It serves POST /gen in this process through `aiops.routes.respond(Request(...))` (no HTTP
-server), with a pymongo CommandListener registered before any MongoClient exists, and counts the
-store commands of every request; it does the same for the floor (`bench.floor.handle`), and
-compares wall time and CPU time (`time.process_time`, all threads of the process) per request.
-With `profile_requests` > 0 and pyinstrument installed, it profiles that many AIops requests.
+server; `handler` is imported so that the JSON request log is configured as in production), with
+a pymongo CommandListener registered before any MongoClient exists, and counts the store commands
+of every request. It does the same for the floor (`bench.floor.handle`), in alternating rounds,
+and compares wall time and CPU time (`time.process_time`) per request.
 
-The config: {"env": {...}, "rounds": int, "requests": int, "profile_requests": int,
-"profile_dir": str}. It prints one JSON object on stdout.
+Modes (config "mode"):
+- "measure": the above, then (if pyinstrument is installed) a wall-time profile of
+  `profile_requests` requests;
+- "spin": only `profile_requests` requests inside `profiled_requests`, for py-spy to sample
+  from outside (bench/run.py runs it under `py-spy record`).
+
+The config: {"mode", "env", "rounds", "requests", "profile_requests", "profile_dir",
+"log_path"}. It prints one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
 
 class CommandCounter:
     """Counts started MongoDB commands by name (fed by a pymongo CommandListener)."""
@@ -43,7 +51,7 @@ class CommandCounter:
             return collections.Counter(self.counts)
 
 
-def _listener(counter: CommandCounter) -> Any:
+def register_listener(counter: CommandCounter) -> None:
     from pymongo import monitoring
 
     class Listener(monitoring.CommandListener):
@@ -56,10 +64,10 @@ def _listener(counter: CommandCounter) -> Any:
         def failed(self, event: Any) -> None:
             pass
 
-    return Listener()
+    monitoring.register(Listener())
 
 
-def measure(call: Any, counter: CommandCounter) -> tuple[Any, dict[str, int], float, float]:
+def measure(call: Callable[[], Any], counter: CommandCounter) -> tuple[Any, dict[str, int], float, float]:
     """Run `call()`; its result, the store commands it sent, wall and CPU seconds."""
     before = counter.snapshot()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -69,51 +77,61 @@ def measure(call: Any, counter: CommandCounter) -> tuple[Any, dict[str, int], fl
     return result, dict(after - before), wall, cpu
 
 
+def profiled_requests(call: Callable[[], Any], requests: int) -> None:
+    """The requests a profile looks at (py-spy keeps only stacks through this function)."""
+    for _ in range(requests):
+        call()
+
+
 def main(config: dict[str, Any]) -> dict[str, Any]:
     os.environ.update(config["env"])
     counter = CommandCounter()
-    from pymongo import monitoring
-
-    monitoring.register(_listener(counter))  # before any MongoClient is created
+    register_listener(counter)  # before any MongoClient is created
 
     import handler  # noqa: F401  (configures the JSON request log, as in production)
     from aiops.routes import Request, respond
     from bench import floor
     from bench.scenario import CONVERSATION, STARTING_FORM, form_of, gen_body
 
-    def aiops_call(body: dict[str, Any]) -> Any:
+    def aiops_call(body: dict[str, Any]) -> Callable[[], Any]:
         data = json.dumps(body).encode()
         headers = {"content-type": "application/json"}
         return lambda: respond(Request("POST", "/gen", headers, data))
 
-    def floor_call(body: dict[str, Any]) -> Any:
+    def floor_call(body: dict[str, Any]) -> Callable[[], Any]:
         data = json.dumps(body).encode()
         return lambda: floor.handle(data)
 
     # The parent turn (a new conversation): the first request of the process, indexes included.
-    first_input, _, _ = CONVERSATION[0]
     response, first_commands, first_wall, _ = measure(
-        aiops_call(gen_body(first_input, STARTING_FORM)), counter
+        aiops_call(gen_body(CONVERSATION[0][0], STARTING_FORM)), counter
     )
-    assert response.status == 200, response.body[:500]
+    if response.status != 200:
+        raise RuntimeError(f"the first request answered {response.status}: {response.body[:500]!r}")
     parent = json.loads(response.body)
     follow_up = gen_body(CONVERSATION[1][0], form_of(parent), parent["MessageId"])
+    for _ in range(3):  # warm both paths (the floor's first call connects its own client)
+        measure(aiops_call(follow_up), counter)
+        measure(floor_call(follow_up), counter)
+
+    if config.get("mode") == "spin":
+        started = time.process_time()
+        profiled_requests(aiops_call(follow_up), config["profile_requests"])
+        cpu = time.process_time() - started
+        return {"requests": config["profile_requests"], "cpu_ms_per_request": cpu / config["profile_requests"] * 1000}
 
     result: dict[str, Any] = {
         "first_request": {"commands": first_commands, "wall_s": first_wall},
         "aiops": {"commands": [], "wall_s": [], "cpu_s": [], "llm_calls": [], "statuses": []},
         "floor": {"commands": [], "wall_s": [], "cpu_s": [], "statuses": []},
     }
-    for _ in range(3):  # warm both paths (the floor's first call connects its own client)
-        measure(aiops_call(follow_up), counter)
-        measure(floor_call(follow_up), counter)
     for round_index in range(config["rounds"]):
         order = ("aiops", "floor") if round_index % 2 == 0 else ("floor", "aiops")
         for name in order:
             call = aiops_call(follow_up) if name == "aiops" else floor_call(follow_up)
+            record = result[name]
             for _ in range(config["requests"]):
                 answer, commands, wall, cpu = measure(call, counter)
-                record = result[name]
                 record["commands"].append(commands)
                 record["wall_s"].append(wall)
                 record["cpu_s"].append(cpu)
@@ -124,44 +142,37 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
                 else:
                     record["statuses"].append(answer[1])
 
-    profile_requests = config.get("profile_requests", 0)
-    if profile_requests:
-        result["profile"] = profile(aiops_call(follow_up), profile_requests, config["profile_dir"])
+    if config.get("profile_requests"):
+        result["profile"] = wall_profile(
+            aiops_call(follow_up), config["profile_requests"], Path(config["profile_dir"])
+        )
     return result
 
 
-def profile(call: Any, requests: int, out_dir: str) -> dict[str, Any]:
-    """pyinstrument twice over `requests` requests: wall time (waiting included), then CPU time
-    of this thread (`time.thread_time` as the sampler's clock: waiting costs nothing)."""
+def wall_profile(call: Callable[[], Any], requests: int, out: Path) -> dict[str, Any]:
+    """pyinstrument (wall time: waiting on the store and the model included)."""
     try:
         from pyinstrument import Profiler
-        from pyinstrument.stack_sampler import get_stack_sampler
     except ImportError:
         return {"skipped": "pyinstrument is not installed (pip install pyinstrument)"}
-    out = Path(out_dir)
+    from bench.profiles import summarise_pyinstrument
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    started = time.perf_counter()
+    profiler.start()
+    profiled_requests(call, requests)
+    profiler.stop()
+    wall = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"requests": requests}
-    sampler = get_stack_sampler()
-    for kind, clock in (("wall", None), ("cpu", time.thread_time)):
-        sampler.timer_func = clock
-        profiler = Profiler(interval=0.0002 if clock else 0.0005, async_mode="disabled")
-        cpu_before = time.thread_time()
-        profiler.start()
-        for _ in range(requests):
-            call()
-        profiler.stop()
-        cpu_ms = (time.thread_time() - cpu_before) / requests * 1000
-        sampler.timer_func = None
-        (out / f"profile-{kind}.txt").write_text(
-            profiler.output_text(unicode=True, color=False, show_all=False)
-        )
-        (out / f"profile-{kind}.html").write_text(profiler.output_html())
-        summary = summarise_profile(profiler.last_session)
-        summary["per_request_ms"] = summary["duration_s"] / requests * 1000
-        summary["thread_cpu_ms_per_request"] = cpu_ms
-        result[kind] = summary
-    result["files"] = [f"profile-{k}.{e}" for k in ("wall", "cpu") for e in ("txt", "html")]
-    return result
+    (out / "profile-wall.txt").write_text(profiler.output_text(unicode=True, color=False))
+    (out / "profile-wall.html").write_text(profiler.output_html())
+    summary = summarise_pyinstrument(profiler.last_session)
+    summary.update(
+        requests=requests,
+        wall_ms_per_request=wall / requests * 1000,
+        files=["profile-wall.txt", "profile-wall.html"],
+    )
+    return summary
 
 
 if __name__ == "__main__":
@@ -169,7 +180,7 @@ if __name__ == "__main__":
     real_stdout = sys.stdout
     # AIops logs one JSON line per request to stdout, as in production: keep that cost, but
     # send the lines to a file so that stdout carries only the result.
-    with open(arguments.get("log_path", os.devnull), "w") as log_file:
+    with open(arguments.get("log_path", os.devnull), "a") as log_file:
         sys.stdout = log_file
         try:
             outcome = main(arguments)

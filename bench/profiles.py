@@ -36,10 +36,23 @@ STDLIB = "stdlib / interpreter"
 WAIT_FUNCTIONS = {"recv", "recv_into", "readinto", "select", "poll", "sendall", "send", "wait", "acquire"}
 
 
+SOCKET_CALLS = "socket send/recv (system calls; includes being preempted by the woken peer)"
+# Python frames that only make a socket system call (py-spy shows no C frames below them).
+SOCKET_FRAMES = (
+    ("pymongo/network_layer.py", ("recv_into", "sendall", "_poll", "wait_for_read")),
+    ("httpcore2/_backends/sync.py", ("read", "write")),
+    ("/socket.py", ("readinto", "recv_into", "sendall")),
+)
+
+
 def group_of(path: str, function: str) -> str:
     builtin = not path or path.startswith("<") or path == "~"
-    if builtin and function.rsplit(".", 1)[-1] in WAIT_FUNCTIONS:
+    base = function.rsplit(".", 1)[-1]
+    if builtin and base in WAIT_FUNCTIONS:
         return WAITING
+    for suffix, functions in SOCKET_FRAMES:
+        if path.endswith(suffix) and base in functions:
+            return SOCKET_CALLS
     for needle, group in GROUPS:
         if needle in path:
             return group
@@ -90,8 +103,8 @@ class Tally:
                     self.aiops_inclusive[label] += amount
         function, path, line = frames[-1]
         leaf_group = group_of(path, function)
-        if leaf_group == WAITING:
-            owner = WAITING
+        if leaf_group in (WAITING, SOCKET_CALLS):
+            owner = leaf_group
         name = f"{function} ({short(path)}:{line})"
         self.self_by_function[name] += amount
         self.group_of_function[name] = leaf_group

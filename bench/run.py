@@ -284,37 +284,75 @@ def phase_overhead(bench: Bench, servers: dict[str, Server]) -> dict[str, Any]:
 # --- 2. round trips (in process) and the profile --------------------------------------------
 
 
-def phase_inprocess(bench: Bench) -> dict[str, Any]:
+def run_inprocess(bench: Bench, mode: str, wrapper: list[str] | None = None) -> dict[str, Any]:
     cfg = bench.config
-    profile_dir = RESULTS_DIR
     own = {**bench.env, "BENCH_FLOOR_PROMPT": str(bench.floor_prompt)}
-    env = harness.server_env(own)
     config = {
+        "mode": mode,
         "env": own,
         "rounds": cfg["inprocess_rounds"],
         "requests": cfg["inprocess_requests"],
         "profile_requests": cfg["profile_requests"],
-        "profile_dir": str(profile_dir),
+        "profile_dir": str(RESULTS_DIR),
         "log_path": str(bench.work / "inprocess.log"),
     }
-    bench.clear_model_log()
     done = subprocess.run(
-        [sys.executable, "-m", "bench.inprocess", json.dumps(config)],
+        [*(wrapper or []), sys.executable, "-m", "bench.inprocess", json.dumps(config)],
         cwd=ROOT,
-        env=env,
+        env=harness.server_env(own),
         capture_output=True,
         text=True,
         timeout=300,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"bench.inprocess failed:\n{done.stderr[-4000:]}")
-    raw = json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"bench.inprocess ({mode}) failed:\n{done.stderr[-4000:]}")
+    results = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not results:
+        raise RuntimeError(f"bench.inprocess ({mode}) printed no result:\n{done.stdout[-2000:]}")
+    return json.loads(results[-1])
+
+
+def py_spy() -> str | None:
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def cpu_profile(bench: Bench) -> dict[str, Any]:
+    """py-spy samples the in-process worker from outside (idle threads left out: CPU time)."""
+    from bench.profiles import summarise_pyspy
+
+    spy = py_spy()
+    if spy is None:
+        return {"skipped": "py-spy is not installed (pip install py-spy)"}
+    raw = RESULTS_DIR / "profile-cpu.raw"
+    wrapper = [spy, "record", "--format", "raw", "--full-filenames", "--rate", "1000",
+               "--nonblocking", "--output", str(raw), "--"]  # fmt: skip
+    try:
+        spun = run_inprocess(bench, "spin", wrapper)
+    except RuntimeError as error:
+        if "Permission" in str(error) or "ptrace" in str(error):
+            return {"skipped": f"py-spy cannot attach here: {str(error)[-300:]}"}
+        raise
+    summary = summarise_pyspy(raw.read_text().splitlines(), within="profiled_requests")
+    summary.update(
+        requests=spun["requests"],
+        cpu_ms_per_request=spun["cpu_ms_per_request"],
+        files=[raw.name],
+        sampler="py-spy record --rate 1000 --nonblocking (idle threads left out)",
+    )
+    return summary
+
+
+def phase_inprocess(bench: Bench) -> dict[str, Any]:
+    cfg = bench.config
+    bench.clear_model_log()
+    raw = run_inprocess(bench, "measure")
     model_requests = len(bench.model_log())
     measured = {}
     for name in ("aiops", "floor"):
         record = raw[name]
-        reads = [c.get("find", 0) for c in record["commands"]]
-        writes = [c.get("insert", 0) + c.get("update", 0) for c in record["commands"]]
+        reads = [c.get("find", 0) + c.get("aggregate", 0) for c in record["commands"]]
+        writes = [c.get("insert", 0) + c.get("update", 0) + c.get("delete", 0) for c in record["commands"]]
         kinds: dict[str, int] = {}
         for commands in record["commands"]:
             for command, count in commands.items():
@@ -332,13 +370,13 @@ def phase_inprocess(bench: Bench) -> dict[str, Any]:
         }
     aiops = measured["aiops"]
     llm_calls = raw["aiops"]["llm_calls"]
-    # Every request of the subprocess (first, warm-up, measured, profiled) reached the model once.
+    # Every request of the worker (first, 3 + 3 warm-up, measured, profiled) reaches the model.
     total_requests = 1 + 3 * 2 + aiops["requests"] + measured["floor"]["requests"]
-    # pyinstrument, then cProfile: each profiles `profile_requests` requests
-    total_requests += 2 * cfg["profile_requests"] if raw.get("profile", {}).get("requests") else 0
-    result = {
+    if raw.get("profile", {}).get("requests"):
+        total_requests += cfg["profile_requests"]
+    round_trips = {
         "what": "in process: aiops.routes.respond(Request) and bench.floor.handle(body), "
-        "pymongo CommandListener registered before the client exists",
+        "a pymongo CommandListener registered before the client exists",
         "first_request_commands": raw["first_request"]["commands"],
         "first_request_wall_ms": raw["first_request"]["wall_s"] * 1000,
         "aiops": aiops,
@@ -348,13 +386,20 @@ def phase_inprocess(bench: Bench) -> dict[str, Any]:
         "model_requests_logged": model_requests,
         "model_requests_expected_if_one_each": total_requests,
         "cpu_ratio": ratio(aiops["cpu_ms_median"], measured["floor"]["cpu_ms_median"]),
+        "cpu_overhead_ms": aiops["cpu_ms_median"] - measured["floor"]["cpu_ms_median"],
         "wall_ratio": ratio(aiops["wall_ms_median"], measured["floor"]["wall_ms_median"]),
         "goal_met": aiops["store_reads_max"] <= GOALS["store_reads"]
         and aiops["store_writes_max"] <= GOALS["store_writes"]
-        and max(llm_calls, default=0) <= GOALS["model_calls"],
+        and max(llm_calls, default=0) <= GOALS["model_calls"]
+        and model_requests == total_requests,
     }
-    profile = raw.get("profile")
-    return {"round_trips": result, "profile": profile}
+    profile: dict[str, Any] = {"wall": raw.get("profile")}
+    if cfg["profile_requests"]:
+        try:
+            profile["cpu"] = cpu_profile(bench)
+        except Exception as error:  # noqa: BLE001
+            profile["cpu"] = {"skipped": f"{type(error).__name__}: {str(error)[:1000]}"}
+    return {"round_trips": round_trips, "profile": profile}
 
 
 # --- 3. cold start --------------------------------------------------------------------------
@@ -857,45 +902,55 @@ def markdown(report: dict[str, Any]) -> str:
             f"{fmt(tp['memory_peak_ratio_vs_floor'], 2)}. {tp['gunicorn_threads']} gunicorn threads.",
             "",
         ]
-    p = (report.get("inprocess") or {}).get("profile")
-    if p and not p.get("skipped"):
-        wall, cpu = p["wall"], p["cpu"]
+    p = (report.get("inprocess") or {}).get("profile") or {}
+    wall, cpu = p.get("wall") or {}, p.get("cpu") or {}
+    if wall or cpu:
+        lines += ["## Profile (in-process requests of section 2, model instant)", ""]
+        for name, part in (("wall (pyinstrument)", wall), ("CPU (py-spy)", cpu)):
+            if part.get("skipped"):
+                lines.append(f"- {name}: skipped: {part['skipped']}")
+        lines.append("")
+    if wall and not wall.get("skipped"):
         lines += [
-            f"## Profile (pyinstrument, {p['requests']} in-process requests of section 2, model instant)",
+            f"Wall time, pyinstrument, {wall['requests']} requests, {fmt(wall['wall_ms_per_request'], 2)} ms "
+            "each (profiler included). The time of stdlib and builtin frames is charged to the "
+            "library or module that called them.",
             "",
-            f"Wall {fmt(wall['per_request_ms'], 2)} ms and CPU {fmt(cpu['thread_cpu_ms_per_request'], 2)} ms "
-            "per request (profiler overhead included). Self time of stdlib/builtin frames is "
-            "charged to the library or module that called them.",
-            "",
-            "| where the time goes | wall share | CPU ms / request | CPU share |",
-            "|---|---|---|---|",
+            "| where the wall time goes | share |",
+            "|---|---|",
         ]
-        wall_groups = {g["group"]: g["share"] for g in wall["self_time_by_group"]}
-        groups = list(dict.fromkeys([g["group"] for g in cpu["self_time_by_group"]] + list(wall_groups)))
-        cpu_groups = {g["group"]: g["share"] for g in cpu["self_time_by_group"]}
-        per_cpu = cpu["per_request_ms"]
-        for group in groups:
-            lines.append(
-                f"| {group} | {wall_groups.get(group, 0) * 100:.1f}% | "
-                f"{cpu_groups.get(group, 0) * per_cpu:.2f} | {cpu_groups.get(group, 0) * 100:.1f}% |"
-            )
+        lines += [f"| {g['group']} | {g['share'] * 100:.1f}% |" for g in wall["self_time_by_group"][:10]]
+        lines.append("")
+    if cpu and not cpu.get("skipped"):
+        unprofiled = ((report.get("inprocess") or {}).get("round_trips") or {}).get("aiops", {})
+        per = unprofiled.get("cpu_ms_median") or cpu["cpu_ms_per_request"]
+        lines += [
+            f"CPU time, {cpu['sampler']}, {cpu['requests']} requests ({cpu['samples']} samples); "
+            f"ms = share × {fmt(per, 2)} ms, the CPU per request measured without a profiler "
+            f"(under py-spy: {fmt(cpu['cpu_ms_per_request'], 2)} ms).",
+            "",
+            "| where the CPU goes (library) | ms / request | share |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {g['group']} | {g['share'] * per:.2f} | {g['share'] * 100:.1f}% |"
+            for g in cpu["self_time_by_group"][:10]
+        ]
         lines += ["", "| CPU by innermost AIops module on the stack | ms / request | share |", "|---|---|---|"]
         lines += [
-            f"| `{x['module']}` | {x['share'] * per_cpu:.2f} | {x['share'] * 100:.1f}% |"
-            for x in cpu["time_by_aiops_step"][:10]
+            f"| `{x['module']}` | {x['share'] * per:.2f} | {x['share'] * 100:.1f}% |"
+            for x in cpu["time_by_aiops_module"][:10]
         ]
         lines += ["", "| AIops function, CPU inclusive | ms / request | share |", "|---|---|---|"]
         lines += [
-            f"| `{x['function']}` | {x['share'] * per_cpu:.2f} | {x['share'] * 100:.1f}% |"
-            for x in cpu["aiops_functions_inclusive"][:14]
+            f"| `{x['function']}` | {x['share'] * per:.2f} | {x['share'] * 100:.1f}% |"
+            for x in cpu["aiops_functions_inclusive"][:16]
         ]
         lines += ["", "| top CPU self time | share |", "|---|---|"]
         lines += [
             f"| `{x['function']}` | {x['share'] * 100:.1f}% |" for x in cpu["self_time_top_functions"][:12]
         ]
         lines.append("")
-    elif p:
-        lines += ["## Profile", "", f"Skipped: {p['skipped']}", ""]
     if report.get("errors"):
         lines += ["## Phases that failed", ""] + [f"- {k}: {v}" for k, v in report["errors"].items()]
     return "\n".join(lines)

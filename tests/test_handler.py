@@ -5,6 +5,7 @@ every error row with its status and code, and the key never echoed.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -222,3 +223,38 @@ def test_allowed_model_is_used(client: Any, model: Any, monkeypatch: pytest.Monk
     assert response.status_code == 200
     assert response.get_json()["Model"] == "qwen-plus"
     assert model.requests[0]["model"] == "qwen-plus"
+
+
+def test_a_key_pasted_into_the_request_is_hidden_from_the_model_and_the_store(
+    client: Any, model: Any
+) -> None:
+    from aiops.store import get_store, hash_key
+
+    params = {**FORM, "environment": [{"name": "OPENAI_API_KEY", "value": FAKE_KEY}]}
+    sent: list[str] = []
+
+    def echo_the_placeholder(request: dict[str, Any]) -> Scripted:
+        sent.append(json.dumps(request["messages"]))
+        placeholder = re.search(r"__SECRET_\d+__", request["messages"][-1]["content"])
+        assert placeholder is not None
+        env = [{"name": "OPENAI_API_KEY", "value": placeholder.group()}]
+        return Scripted(content=json.dumps({"changes": {"environment": env}}))
+
+    model.responder = echo_the_placeholder
+    response = post(client, body(user_input=f"use my key {FAKE_KEY} please", params=params))
+    assert response.status_code == 200
+    assert FAKE_KEY not in sent[0]
+    answer = response.get_json()
+    # The user's own form keeps the key where they put it...
+    assert json.loads(answer["GenParamsStr"])["environment"][0]["value"] == FAKE_KEY
+    assert {"user_input", "params"} <= {w["field"] for w in answer["Warnings"]}
+    # ...but the saved turn does not hold it.
+    turn = get_store().load(answer["MessageId"], hash_key(FAKE_KEY))
+    assert turn is not None and FAKE_KEY not in repr(turn)
+
+
+def test_an_enormous_reply_is_cut_to_size(client: Any, model: Any) -> None:
+    model.reply(json.dumps({"changes": {}, "reply": "x" * 100_000, "questions": ["why?"] * 500}))
+    answer = post(client, body()).get_json()
+    assert len(answer["Reply"]) <= 1000
+    assert len(answer["Questions"]) == 10

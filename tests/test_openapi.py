@@ -145,4 +145,3 @@ def fuzz_server(
 )
 def test_the_server_answers_as_documented(case: Any, fuzz_server: LiveServer) -> None:
     case.call_and_validate(base_url=fuzz_server.url, timeout=10)
-

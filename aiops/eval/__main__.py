@@ -24,7 +24,13 @@ from pydantic import ValidationError
 
 from aiops.eval.report import build_report, render_table, scrubbed, write_report
 from aiops.eval.runner import FatalProviderError, Job, Runner
-from aiops.eval.scenarios import SCENARIOS_PATH, ScenarioError, load_scenarios, select
+from aiops.eval.scenarios import (
+    SCENARIOS_PATH,
+    Scenario,
+    ScenarioError,
+    load_scenarios,
+    select,
+)
 from aiops.eval.scoring import RunResult
 from aiops.settings import Settings
 
@@ -38,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--base-url",
         required=True,
+        type=_http_url,
         help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1",
     )
     cli.add_argument("--model", required=True, help="model name at that endpoint")
@@ -73,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument(
         "--retries",
-        type=int,
+        type=_non_negative,
         default=2,
         metavar="R",
         help="tries again of a rate-limited (429) turn, after Retry-After (default 2)",
@@ -98,6 +105,19 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
+def _http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError("give the endpoint as http(s)://host[:port]/v1")
+    return text.rstrip("/")
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -107,9 +127,8 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    only = [part for item in args.only for part in item.split(",") if part.strip()]
     try:
-        scenarios = select(load_scenarios(args.scenarios), only)
+        scenarios = select(load_scenarios(args.scenarios), selectors(args))
     except ScenarioError as error:
         return _fail(str(error))
     if args.list:
@@ -127,6 +146,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         return _fail(f"bad settings: {error.errors()[0]['msg']}")
 
+    return evaluate(args, scenarios, settings, api_key)
+
+
+def evaluate(
+    args: argparse.Namespace, scenarios: list[Scenario], settings: Settings, api_key: str
+) -> int:
+    """Run the scenarios, print the table, write the report; the exit status."""
     started = datetime.now(UTC)
 
     def progress(done: int, total: int, job: Job, result: RunResult) -> None:
@@ -137,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key,
         repeat=args.repeat,
         concurrency=args.concurrency,
-        retries=max(args.retries, 0),
+        retries=args.retries,
         progress=progress,
     )
     try:
@@ -151,14 +177,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         results,
         settings,
         repeat=args.repeat,
-        only=only,
+        only=selectors(args),
         scenarios_file=str(args.scenarios),
         started=started,
     )
-    write_report(report, args.out, api_key)
     print(scrubbed(render_table(results, report), api_key))
+    try:
+        write_report(report, args.out, api_key)
+    except OSError as error:
+        return _fail(f"the report could not be written to {args.out}: {error.strerror}")
     print(f"\nreport: {args.out}")
     return 0
+
+
+def selectors(args: argparse.Namespace) -> list[str]:
+    """The tags and ids of --only, given as repeated options or separated by commas."""
+    return [part.strip() for item in args.only for part in item.split(",") if part.strip()]
 
 
 def eval_settings(base_url: str, model: str, timeout_s: float | None) -> Settings:

@@ -16,7 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiops import prompt
-from aiops.eval.scoring import Metrics, Ratio, ScenarioResult, Spread, by_category, metrics
+from aiops.eval.scoring import (
+    PROVIDER_ERROR,
+    Metrics,
+    Ratio,
+    ScenarioResult,
+    Spread,
+    by_category,
+    metrics,
+)
 from aiops.form import Limits
 from aiops.settings import Settings
 
@@ -139,7 +147,7 @@ def metric_rows(m: Metrics, repeat: int) -> list[tuple[str, str, str]]:
         errors += f" ({m.rate_limit_retries} rate-limited turns tried again)"
     return [
         _row("Pass@1", m.pass_at_1, "scenarios pass run 1"),
-        _row(f"Pass^{repeat}", m.pass_all, f"scenarios pass all {repeat} runs"),
+        _row(f"Pass^{repeat}", m.pass_all, "scenarios pass " + _all_runs(repeat)),
         _row("field accuracy", m.field_accuracy, "field checks hold"),
         _row("unrequested changes", m.unrequested_changes, "turns changed an unrequested field"),
         _row("invalid output", m.invalid_output, "turns unusable or kept a previous value"),
@@ -153,6 +161,20 @@ def metric_rows(m: Metrics, repeat: int) -> list[tuple[str, str, str]]:
         ),
         ("provider errors", str(sum(m.provider_errors.values())), errors),
     ]
+
+
+def _all_runs(repeat: int) -> str:
+    return "their run" if repeat == 1 else f"all {repeat} runs"
+
+
+def first_provider_error(results: list[ScenarioResult]) -> str | None:
+    """The message of the first provider error, to tell a bad URL or model from bad luck."""
+    for result in results:
+        for run in result.runs:
+            for turn in run.turns:
+                if turn.status == PROVIDER_ERROR and turn.error:
+                    return f"{turn.error['code']}: {turn.error['message']}"
+    return None
 
 
 def category_rows(results: list[ScenarioResult], repeat: int) -> list[tuple[str, ...]]:
@@ -176,6 +198,9 @@ def render_table(results: list[ScenarioResult], report: dict[str, Any]) -> str:
         "",
         *_aligned([("metric", "value", "counts"), *metric_rows(m, repeat)]),
     ]
+    first_error = first_provider_error(results)
+    if first_error:
+        lines.append(f"(first provider error: {first_error})")
     if m.eval_errors or m.skipped_turns:
         lines.append(
             f"(eval errors: {m.eval_errors}; "
