@@ -1,7 +1,7 @@
 """Scoring: one turn's form against its scenario's constraints, and the aggregate metrics.
 
 A turn is scored from the form before it, the form after it (None when the model's output was
-unusable) and the Questions of the answer. The metrics (see docs/eval.md) are computed from the
+unusable) and the Questions of the answer. The metrics (see README.md ("Evaluate a model")) are computed from the
 results of every run of every scenario; each is a `Ratio`, so that the report shows the counts
 behind every percentage.
 """
@@ -350,7 +350,7 @@ class Spread:
 
 @dataclass(frozen=True)
 class Metrics:
-    """The aggregate scores of an evaluation (defined in docs/eval.md)."""
+    """The aggregate scores of an evaluation (defined in README.md ("Evaluate a model"))."""
 
     scenarios: int
     runs: int
