@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ REPLY_MAX_CHARS = 1000
 QUESTIONS_MAX = 10
 QUESTION_MAX_CHARS = 300
 KEY_REMOVED = "[API key removed]"
+_REASK_FAILURES_TO_SURVIVE = frozenset({"upstream_timeout", "upstream_error", "rate_limited"})
 
 
 @dataclass
@@ -156,6 +158,7 @@ class Generation:
         self.store = store
         self.limits = Limits.from_settings(settings)
         self.trace = Trace()
+        self.started = time.monotonic()
         self.mask = secret_values.Mask(())
 
     def run(self) -> GenAnswer:
@@ -245,7 +248,7 @@ class Generation:
             model=model,
             schema=prompt.answer_schema(self.limits),
             base_url=self.settings.openai_base_url,
-            timeout_s=self.settings.llm_timeout_s,
+            timeout_s=self.call_timeout(),
             max_retries=self.settings.llm_max_retries,
         )
         self.trace.usage = self.trace.usage.add(completion.usage)
@@ -274,7 +277,12 @@ class Generation:
             return outcome
         self.trace.retried = True
         retry = prompt.retry_messages(messages, first.text, errors=outcome.errors)
-        second = self.call(retry, model)
+        try:
+            second = self.call(retry, model)
+        except ApiError as error:
+            if error.code not in _REASK_FAILURES_TO_SURVIVE:
+                raise
+            return self.settle(outcome)  # the first answer is usable: keep it
         try:
             fixed = apply_reply(self.read(second.text), outcome.form, self.limits)
         except UnreadableReply:
@@ -288,6 +296,19 @@ class Generation:
                 questions=list(dict.fromkeys(outcome.questions + fixed.questions)),
             )
         )
+
+    def call_timeout(self) -> float:
+        """One call's deadline: AIOPS_LLM_TIMEOUT_S, cut to what the request budget has left."""
+        timeout = self.settings.llm_timeout_s
+        if self.settings.request_deadline_s is None:
+            return timeout
+        left = self.settings.request_deadline_s - (time.monotonic() - self.started)
+        if left < 1:
+            raise ApiError(
+                "upstream_timeout",
+                "The model did not answer within this request's time budget; try again.",
+            )
+        return min(timeout, left)
 
     def read(self, text: str) -> ModelReply:
         """The model's answer, parsed, with masked secrets restored."""

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     allowed_models: CommaList = Field(default_factory=list)
     llm_timeout_s: float = Field(default=30.0, gt=0, le=600)
     llm_max_retries: int = Field(default=1, ge=0, le=5)
+    # The whole request's budget for model calls (first call, transport retries and the re-ask);
+    # unset: no budget beyond each call's own deadline. Set it under the platform's limit.
+    request_deadline_s: float | None = Field(default=None, gt=0, le=3600)
 
     cors_origins: CommaList = Field(default_factory=lambda: ["*"])
     history_turns: int = Field(default=10, ge=0, le=50)

@@ -12,10 +12,12 @@ Modes (config "mode"):
 - "measure": the above, then (if pyinstrument is installed) a wall-time profile of
   `profile_requests` requests;
 - "spin": only `profile_requests` requests inside `profiled_requests`, for py-spy to sample
-  from outside (bench/run.py runs it under `py-spy record`).
+  from outside (bench/run.py runs it under `py-spy record`);
+- "cold": import handler, then serve config["body"] once, profiled: where a new process's first
+  request goes (imports done lazily, clients, indexes, catalogue).
 
 The config: {"mode", "env", "rounds", "requests", "profile_requests", "profile_dir",
-"log_path"}. It prints one JSON object on stdout.
+"log_path", "body"}. It prints one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -83,10 +85,56 @@ def profiled_requests(call: Callable[[], Any], requests: int) -> None:
         call()
 
 
+def first_request(config: dict[str, Any], counter: CommandCounter) -> dict[str, Any]:
+    """Mode "cold": what a new process spends before its first answer, profiled (wall time)."""
+    started = time.perf_counter()
+    import handler  # noqa: F401
+
+    imported = time.perf_counter() - started
+    from aiops.routes import Request, respond
+
+    data = json.dumps(config["body"]).encode()
+    call = lambda: respond(Request("POST", "/gen", {"content-type": "application/json"}, data))  # noqa: E731
+    result: dict[str, Any] = {"import_handler_ms": imported * 1000}
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        Profiler = None  # noqa: N806
+    profiler = Profiler(interval=0.0005, async_mode="disabled") if Profiler else None
+    if profiler:
+        profiler.start()
+    response, commands, wall, cpu = measure(call, counter)
+    if profiler:
+        profiler.stop()
+        from bench.profiles import summarise_pyinstrument
+
+        summary = summarise_pyinstrument(profiler.last_session)
+        total = summary["seconds"]
+        result["first_request_profile"] = {
+            "by_group_ms": {g["group"]: g["share"] * total * 1000 for g in summary["self_time_by_group"]},
+            "aiops_functions_ms": {
+                f["function"]: f["share"] * total * 1000 for f in summary["aiops_functions_inclusive"]
+            },
+        }
+    if response.status != 200:
+        raise RuntimeError(f"the first request answered {response.status}: {response.body[:500]!r}")
+    _, _, second_wall, second_cpu = measure(call, counter)
+    result.update(
+        first_request_ms=wall * 1000,
+        first_request_cpu_ms=cpu * 1000,
+        first_request_commands=commands,
+        second_request_ms=second_wall * 1000,
+        modules_loaded=len(sys.modules),
+    )
+    return result
+
+
 def main(config: dict[str, Any]) -> dict[str, Any]:
     os.environ.update(config["env"])
     counter = CommandCounter()
     register_listener(counter)  # before any MongoClient is created
+    if config.get("mode") == "cold":
+        return first_request(config, counter)
 
     import handler  # noqa: F401  (configures the JSON request log, as in production)
     from aiops.routes import Request, respond

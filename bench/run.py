@@ -289,6 +289,7 @@ def run_inprocess(bench: Bench, mode: str, wrapper: list[str] | None = None) -> 
     own = {**bench.env, "BENCH_FLOOR_PROMPT": str(bench.floor_prompt)}
     config = {
         "mode": mode,
+        "body": bench.follow_up,
         "env": own,
         "rounds": cfg["inprocess_rounds"],
         "requests": cfg["inprocess_requests"],
@@ -482,6 +483,7 @@ def phase_cold_start(bench: Bench) -> dict[str, Any]:
         }
         for name, runs in imports.items()
     }
+    breakdowns = [run_inprocess(bench, "cold") for _ in range(cfg["cold_rounds"])]
     first = {name: median(values) for name, values in times.items()}
     cold_ratio = ratio(first["aiops"], first["bare"])
     bare_import = import_summary["bare"]["total_ms_median"]
@@ -499,9 +501,26 @@ def phase_cold_start(bench: Bench) -> dict[str, Any]:
         "importtime_ratio_full_vs_bare": ratio(
             import_summary["handler_and_first_request_imports"]["total_ms_median"], bare_import
         ),
+        "first_request_in_process": first_request_summary(breakdowns),
         "goal_ratio": GOALS["cold_start_ratio"],
         "goal_met": cold_ratio <= GOALS["cold_start_ratio"],
     }
+
+
+def first_request_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over runs of the "cold" in-process worker: import handler, the first request (and
+    where its time goes), the second request."""
+    keys = ("import_handler_ms", "first_request_ms", "first_request_cpu_ms", "second_request_ms")
+    out: dict[str, Any] = {key: median([run[key] for run in runs]) for key in keys}
+    out["first_request_commands"] = runs[-1]["first_request_commands"]
+    profiles = [run["first_request_profile"] for run in runs if run.get("first_request_profile")]
+    if profiles:
+        names = dict.fromkeys(name for p in profiles for name in p["aiops_functions_ms"])
+        functions = {n: median([p["aiops_functions_ms"].get(n, 0.0) for p in profiles]) for n in names}
+        out["aiops_functions_ms"] = dict(sorted(functions.items(), key=lambda kv: -kv[1])[:20])
+        groups = dict.fromkeys(name for p in profiles for name in p["by_group_ms"])
+        out["by_group_ms"] = {g: median([p["by_group_ms"].get(g, 0.0) for p in profiles]) for g in groups}
+    return out
 
 
 # --- 4. tokens ------------------------------------------------------------------------------
@@ -833,6 +852,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| … plus what the first request imports | {fmt(it['handler_and_first_request_imports']['total_ms_median'], 0)} | "
             f"{fmt(it['bare']['total_ms_median'], 0)} | | {fmt(c['importtime_ratio_full_vs_bare'], 2)} |",
             "",
+            *cold_breakdown_lines(c.get("first_request_in_process") or {}),
             "Slowest first-level imports (handler + first request): "
             + ", ".join(
                 f"{x['module']} {fmt(x['cumulative_ms'], 0)} ms"
@@ -954,6 +974,29 @@ def markdown(report: dict[str, Any]) -> str:
     if report.get("errors"):
         lines += ["## Phases that failed", ""] + [f"- {k}: {v}" for k, v in report["errors"].items()]
     return "\n".join(lines)
+
+
+def cold_breakdown_lines(b: dict[str, Any]) -> list[str]:
+    if not b:
+        return []
+    lines = [
+        f"In a fresh process (in process, no HTTP): `import handler` {fmt(b['import_handler_ms'], 0)} ms, "
+        f"then the first request {fmt(b['first_request_ms'], 0)} ms ({fmt_counts(b['first_request_commands'])}), "
+        f"the second {fmt(b['second_request_ms'], 1)} ms.",
+    ]
+    if b.get("aiops_functions_ms"):
+        interesting = [
+            (name, ms) for name, ms in b["aiops_functions_ms"].items()
+            if not name.startswith(("aiops/routes.py", "handler.py"))
+            and not name.endswith(("Generation.run", "generate"))
+        ][:8]
+        lines.append(
+            "Where the first request goes (inclusive, median ms): "
+            + ", ".join(f"`{name}` {ms:.0f}" for name, ms in interesting)
+            + "."
+        )
+    lines.append("")
+    return lines
 
 
 def fmt_counts(counts: dict[str, float]) -> str:

@@ -258,3 +258,30 @@ def test_an_enormous_reply_is_cut_to_size(client: Any, model: Any) -> None:
     answer = post(client, body()).get_json()
     assert len(answer["Reply"]) <= 1000
     assert len(answer["Questions"]) == 10
+
+
+def test_the_request_deadline_keeps_a_usable_first_answer(
+    client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.app import reset_caches
+
+    monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
+    reset_caches()
+    bad_port = json.dumps({"changes": {"memory": "128M", "container_port": 0}})
+    model.reply(Scripted(content=bad_port, delay_s=0.8), GOOD_ANSWER)
+    response = post(client, body())
+    assert response.status_code == 200
+    form = json.loads(response.get_json()["GenParamsStr"])
+    assert (form["memory"], form["container_port"]) == ("128M", 80)
+    assert len(model.completions) == 1  # no time was left for the re-ask
+
+
+def test_the_request_deadline_answers_504_when_nothing_usable_came(
+    client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.app import reset_caches
+
+    monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
+    reset_caches()
+    model.reply(Scripted(content="no json here", delay_s=0.8), GOOD_ANSWER)
+    assert_error(post(client, body()), 504, "upstream_timeout")
