@@ -18,7 +18,7 @@ from aiops import logs
 from aiops.routes import Request, Response, respond
 from aiops.settings import get_settings
 
-logs.configure()
+logs.configure(get_settings().log_level)
 
 
 def _request_id(headers: dict[str, str], fallback: str | None = None) -> str:
@@ -38,7 +38,8 @@ def _read_limited(request: Any, limit: int) -> bytes | None:
 def gen(request: Any) -> tuple[bytes, int, dict[str, str]]:
     """functions-framework (local, Cloud Run functions, containers): every path comes here."""
     headers = {k.lower(): v for k, v in request.headers.items()}
-    body = _read_limited(request, get_settings().max_body_bytes) if request.method == "POST" else b""
+    limit = get_settings().max_body_bytes
+    body = _read_limited(request, limit) if request.method == "POST" else b""
     answer = respond(Request(request.method, request.path, headers, body, _request_id(headers)))
     return answer.body, answer.status, answer.headers
 

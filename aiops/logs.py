@@ -1,8 +1,13 @@
-"""Structured logs: one JSON object per line on stdout, with a `severity` that Cloud Logging and
-CloudWatch both read, and the one request line every HTTP request ends with.
+"""Structured logs: one JSON object per line on stdout, with a `severity` that Cloud Logging takes
+as the entry's level (and CloudWatch Logs Insights can filter on), and the one request line
+every HTTP request ends with.
 
 Only facts about a request go here: never the key, never the user's text. A traceback is
 logged only for a real server fault (an answer 500), at ERROR.
+
+Served by `functions-framework` (gunicorn, log level `error`, no access log), the request line
+is the only line a request prints. Its `--debug` mode (werkzeug's server) adds a plain-text
+access line on stderr; the Lambda runtime adds its START/END/REPORT lines to CloudWatch.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ def request_fields(facts: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def configure(level: int = logging.INFO) -> None:
+def configure(level: int | str = logging.INFO) -> None:
     """Send the `aiops` loggers to stdout as JSON lines (idempotent).
 
     They do not propagate to the root logger: functions-framework (with LOG_EXECUTION_ID) and

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ log = logging.getLogger("aiops.request")
 JSON_TYPE = "application/json; charset=utf-8"
 GEN_PATHS = frozenset({"/", "/gen"})
 PREFLIGHT_MAX_AGE = "3600"
+# Printable ASCII without spaces: what goes into the provider's Authorization header.
+_KEY_SHAPE = re.compile(r"[\x21-\x7e]{1,1024}")
 
 
 @dataclass
@@ -67,10 +70,7 @@ def parse_request(body: bytes | None, settings: Settings) -> GenRequest:
             f"The request body is larger than {settings.max_body_bytes} bytes; "
             "shorten the pasted text.",
         )
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError("invalid_request", "The body is not valid JSON.") from None
+    data = parsed_json(body)
     if not isinstance(data, dict):
         raise ApiError("invalid_request", "The body must be a JSON object.")
     try:
@@ -87,6 +87,25 @@ def parse_request(body: bytes | None, settings: Settings) -> GenRequest:
     return request
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parsed_json(body: bytes) -> Any:
+    """Strict JSON (no NaN/Infinity, valid Unicode, sanely nested), else a 400."""
+    try:
+        data = json.loads(body, parse_constant=_no_constants)
+        # A lone surrogate ("\ud800") parses, but is no text: it could not be sent on or stored.
+        json.dumps(data, ensure_ascii=False).encode()
+    except RecursionError:
+        raise ApiError("invalid_request", "The body is nested too deeply.") from None
+    except UnicodeError:
+        raise ApiError("invalid_request", "The body holds text that is not valid Unicode.") from None
+    except ValueError as exc:
+        raise ApiError("invalid_request", f"The body is not valid JSON ({exc}).") from None
+    return data
+
+
 def validation_error(exc: ValidationError) -> ApiError:
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or None
@@ -98,11 +117,17 @@ def validation_error(exc: ValidationError) -> ApiError:
 
 
 def resolve_key(request: GenRequest, headers: Mapping[str, str]) -> str:
-    if request.openai_token:
-        return request.openai_token
     scheme, _, token = headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    key = request.openai_token or (token.strip() if scheme.lower() == "bearer" else "")
+    if key:
+        if not _KEY_SHAPE.fullmatch(key):
+            raise ApiError(
+                "invalid_request",
+                "The API key has characters no key has (spaces, line breaks or non-ASCII); "
+                "copy it again.",
+                "openai_token",
+            )
+        return key
     raise ApiError(
         "missing_token",
         "No API key: send openai_token in the body or an 'Authorization: Bearer <key>' header.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     # unset: no budget beyond each call's own deadline. Set it under the platform's limit.
     request_deadline_s: float | None = Field(default=None, gt=0, le=3600)
 
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     cors_origins: CommaList = Field(default_factory=lambda: ["*"])
     history_turns: int = Field(default=10, ge=0, le=50)
     history_ttl_days: int = Field(default=30, ge=1, le=3650)
@@ -55,6 +56,11 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("cpu_choices")
     @classmethod

@@ -69,7 +69,9 @@ def register_listener(counter: CommandCounter) -> None:
     monitoring.register(Listener())
 
 
-def measure(call: Callable[[], Any], counter: CommandCounter) -> tuple[Any, dict[str, int], float, float]:
+def measure(
+    call: Callable[[], Any], counter: CommandCounter
+) -> tuple[Any, dict[str, int], float, float]:
     """Run `call()`; its result, the store commands it sent, wall and CPU seconds."""
     before = counter.snapshot()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -96,11 +98,14 @@ def first_request(config: dict[str, Any], counter: CommandCounter) -> dict[str, 
     data = json.dumps(config["body"]).encode()
     call = lambda: respond(Request("POST", "/gen", {"content-type": "application/json"}, data))  # noqa: E731
     result: dict[str, Any] = {"import_handler_ms": imported * 1000}
-    try:
-        from pyinstrument import Profiler
-    except ImportError:
-        Profiler = None  # noqa: N806
-    profiler = Profiler(interval=0.0005, async_mode="disabled") if Profiler else None
+    profiler = None
+    if config.get("profile_first"):
+        try:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005, async_mode="disabled")
+        except ImportError:
+            pass
     if profiler:
         profiler.start()
     response, commands, wall, cpu = measure(call, counter)
@@ -108,17 +113,16 @@ def first_request(config: dict[str, Any], counter: CommandCounter) -> dict[str, 
         profiler.stop()
         from bench.profiles import summarise_pyinstrument
 
-        summary = summarise_pyinstrument(profiler.last_session)
-        total = summary["seconds"]
+        summary = summarise_pyinstrument(profiler.last_session, top=40)
         result["first_request_profile"] = {
-            "by_group_ms": {g["group"]: g["share"] * total * 1000 for g in summary["self_time_by_group"]},
-            "aiops_functions_ms": {
-                f["function"]: f["share"] * total * 1000 for f in summary["aiops_functions_inclusive"]
+            "by_group_share": {g["group"]: g["share"] for g in summary["self_time_by_group"]},
+            "aiops_functions_share": {
+                f["function"]: f["share"] for f in summary["aiops_functions_inclusive"]
             },
         }
     if response.status != 200:
         raise RuntimeError(f"the first request answered {response.status}: {response.body[:500]!r}")
-    _, _, second_wall, second_cpu = measure(call, counter)
+    _, _, second_wall, _second_cpu = measure(call, counter)
     result.update(
         first_request_ms=wall * 1000,
         first_request_cpu_ms=cpu * 1000,
@@ -166,7 +170,10 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
         started = time.process_time()
         profiled_requests(aiops_call(follow_up), config["profile_requests"])
         cpu = time.process_time() - started
-        return {"requests": config["profile_requests"], "cpu_ms_per_request": cpu / config["profile_requests"] * 1000}
+        return {
+            "requests": config["profile_requests"],
+            "cpu_ms_per_request": cpu / config["profile_requests"] * 1000,
+        }
 
     result: dict[str, Any] = {
         "first_request": {"commands": first_commands, "wall_s": first_wall},

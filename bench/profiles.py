@@ -33,7 +33,17 @@ GROUPS: list[tuple[str, str]] = [
 ]
 WAITING = "waiting on a socket (store, model)"
 STDLIB = "stdlib / interpreter"
-WAIT_FUNCTIONS = {"recv", "recv_into", "readinto", "select", "poll", "sendall", "send", "wait", "acquire"}
+WAIT_FUNCTIONS = {
+    "recv",
+    "recv_into",
+    "readinto",
+    "select",
+    "poll",
+    "sendall",
+    "send",
+    "wait",
+    "acquire",
+}
 
 
 SOCKET_CALLS = "socket send/recv (system calls; includes being preempted by the woken peer)"
@@ -127,7 +137,8 @@ class Tally:
                 for f, t in self.self_by_function.most_common(top)
             ],
             "aiops_functions_inclusive": [
-                {"function": f, "share": t / total} for f, t in self.aiops_inclusive.most_common(top)
+                {"function": f, "share": t / total}
+                for f, t in self.aiops_inclusive.most_common(top)
             ],
         }
 
@@ -176,7 +187,9 @@ def summarise_pyspy(lines: Iterable[str], within: str, top: int = 25) -> dict[st
         if not any(name == within or name.endswith("." + within) for name in names):
             continue
         # From the request on: drop the bench's own frames above it.
-        start = max(i for i, name in enumerate(names) if name == within or name.endswith("." + within))
+        start = max(
+            i for i, name in enumerate(names) if name == within or name.endswith("." + within)
+        )
         samples += int(count_text)
         tally.add_stack(frames[start + 1 :] or frames[start:], int(count_text))
     summary = tally.summary(top)

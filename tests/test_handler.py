@@ -285,3 +285,23 @@ def test_the_request_deadline_answers_504_when_nothing_usable_came(
     reset_caches()
     model.reply(Scripted(content="no json here", delay_s=0.8), GOOD_ANSWER)
     assert_error(post(client, body()), 504, "upstream_timeout")
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        pytest.param(b'{"user_input": "x", "params": {"cpu": NaN}}', None, id="nan"),
+        pytest.param(b'{"user_input": "x", "params": {"a": Infinity}}', None, id="infinity"),
+        pytest.param(b"[" * 30_000 + b"]" * 30_000, None, id="deep-nesting"),
+        pytest.param(b'{"user_input": "x", "params": {"note": "\\ud800"}}', None, id="lone-surrogate"),
+        pytest.param(
+            json.dumps(body(openai_token="sk-test-\u00e9")).encode(), "openai_token", id="key-non-ascii"
+        ),
+        pytest.param(json.dumps(body(openai_token="sk-a\nb")).encode(), "openai_token", id="key-newline"),
+    ],
+)
+def test_malformed_bodies_and_keys_are_400_not_500(
+    client: Any, model: Any, raw: bytes, field: str | None
+) -> None:
+    assert_error(post(client, raw=raw), 400, "invalid_request", field)
+    assert model.requests == []
