@@ -96,7 +96,7 @@ def complete(
     raise ApiError(
         "upstream_error",
         f"The provider rejected the request for model {model!r} in every response format "
-        "(json_schema, json_object, text); check that the model name and OPENAI_BASE_URL are right.",
+        "(json_schema, json_object, text); check the model name and OPENAI_BASE_URL.",
     )
 
 
@@ -166,7 +166,9 @@ def _upstream_error(exc: Exception, model: str) -> ApiError:
     status = getattr(exc, "status_code", None)
     if isinstance(exc, openai.AuthenticationError):
         return ApiError(
-            "invalid_token", "The provider rejected the API key; check openai_token.", "openai_token"
+            "invalid_token",
+            "The provider rejected the API key; check openai_token.",
+            "openai_token",
         )
     if isinstance(exc, openai.RateLimitError):
         response = getattr(exc, "response", None)

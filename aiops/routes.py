@@ -100,7 +100,9 @@ def parsed_json(body: bytes) -> Any:
     except RecursionError:
         raise ApiError("invalid_request", "The body is nested too deeply.") from None
     except UnicodeError:
-        raise ApiError("invalid_request", "The body holds text that is not valid Unicode.") from None
+        raise ApiError(
+            "invalid_request", "The body holds text that is not valid Unicode."
+        ) from None
     except ValueError as exc:
         raise ApiError("invalid_request", f"The body is not valid JSON ({exc}).") from None
     return data

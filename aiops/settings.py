@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     max_storage_gi: int = Field(default=20, ge=1, le=100_000)
     app_name_max: int = Field(default=25, ge=1, le=63)
 
-    @field_validator("allowed_models", "cors_origins", "cpu_choices", "memory_choices", mode="before")
+    @field_validator(
+        "allowed_models", "cors_origins", "cpu_choices", "memory_choices", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)

@@ -24,7 +24,12 @@ FOLLOW_UP = EXAMPLES["multi_turn_followup"]
 
 
 def mongo_env(model: Any, mongo_uri: str, db: str, **extra: str) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": model.base_url, "MONGODB_URI": mongo_uri, "AIOPS_MONGODB_DB": db, **extra}
+    return {
+        "OPENAI_BASE_URL": model.base_url,
+        "MONGODB_URI": mongo_uri,
+        "AIOPS_MONGODB_DB": db,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -41,7 +46,9 @@ def first_turn(server: LiveServer, model: Any, key: str = FAKE_KEY) -> dict[str,
     return answer
 
 
-def follow_up(answer: dict[str, Any], text: str = FOLLOW_UP["request"]["user_input"], key: str = FAKE_KEY) -> dict[str, Any]:
+def follow_up(
+    answer: dict[str, Any], text: str = FOLLOW_UP["request"]["user_input"], key: str = FAKE_KEY
+) -> dict[str, Any]:
     return {
         "user_input": text,
         "openai_token": key,
@@ -72,7 +79,9 @@ def test_the_original_two_turn_example(server: LiveServer, model: Any) -> None:
     assert after["environment"][0]["value"] == password
 
 
-def test_two_requests_with_the_same_parent_make_two_branches(server: LiveServer, model: Any) -> None:
+def test_two_requests_with_the_same_parent_make_two_branches(
+    server: LiveServer, model: Any
+) -> None:
     first = first_turn(server, model)
     model.reply('{"changes": {"instance": 2}}', '{"changes": {"instance": 3}}')
     _, two, _ = call(server, follow_up(first, "两个实例"))

@@ -83,9 +83,11 @@ def test_simple_deploy_mysql(live_server: LiveServer, model: Any) -> None:
     assert answer["Questions"] == []
     assert {"image_name", "environment.MYSQL_ROOT_PASSWORD"} <= warning_fields(answer)
     assert answer["Usage"]["llm_calls"] == 1
-    assert answer["Usage"]["total_tokens"] == (
-        answer["Usage"]["prompt_tokens"] + answer["Usage"]["completion_tokens"]
-    ) > 0
+    assert (
+        answer["Usage"]["total_tokens"]
+        == (answer["Usage"]["prompt_tokens"] + answer["Usage"]["completion_tokens"])
+        > 0
+    )
     assert answer["Model"] == "gpt-4o-mini"
 
     sent = model.completions[0]
@@ -174,7 +176,11 @@ def test_the_re_ask_carries_only_the_remaining_errors(live_server: LiveServer, m
     status, answer, _ = call(live_server, example_request("simple_deploy"))
     assert status == 200, answer
     form = json.loads(answer["GenParamsStr"])
-    assert (form["image_name"], form["container_port"], form["memory"]) == ("redis:7.2", 6379, "256M")
+    assert (form["image_name"], form["container_port"], form["memory"]) == (
+        "redis:7.2",
+        6379,
+        "256M",
+    )
     re_ask = model.completions[1]["messages"][-1]["content"]
     assert "container_port" in re_ask
     assert "memory" not in re_ask and "image_name" not in re_ask

@@ -22,11 +22,17 @@ FORM = {
     "container_port": 80,
     "public_access": False,
 }
-GOOD_ANSWER = json.dumps({"changes": {"memory": "128M"}, "reply": "Memory is now 128M.", "questions": []})
+GOOD_ANSWER = json.dumps(
+    {"changes": {"memory": "128M"}, "reply": "Memory is now 128M.", "questions": []}
+)
 
 
 def body(**overrides: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {"user_input": "more memory", "openai_token": FAKE_KEY, "params": FORM}
+    payload: dict[str, Any] = {
+        "user_input": "more memory",
+        "openai_token": FAKE_KEY,
+        "params": FORM,
+    }
     payload.update(overrides)
     return {k: v for k, v in payload.items() if v is not ...}
 
@@ -60,7 +66,14 @@ def test_success_has_the_contract_headers_and_fields(client: Any, model: Any) ->
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     answer = response.get_json()
     assert set(answer) == {
-        "GenParamsStr", "MessageId", "Changes", "Reply", "Questions", "Warnings", "Usage", "Model",
+        "GenParamsStr",
+        "MessageId",
+        "Changes",
+        "Reply",
+        "Questions",
+        "Warnings",
+        "Usage",
+        "Model",
     }
     assert json.loads(answer["GenParamsStr"])["memory"] == "128M"
     assert answer["Changes"] == {"memory": "128M"}
@@ -113,20 +126,30 @@ def test_healthz_does_not_touch_the_model(client: Any, model: Any) -> None:
         pytest.param(b"[1, 2]", None, id="array"),
         pytest.param(b'"text"', None, id="string"),
         pytest.param(json.dumps(body(user_input=...)).encode(), "user_input", id="no-user-input"),
-        pytest.param(json.dumps(body(user_input=42)).encode(), "user_input", id="user-input-number"),
-        pytest.param(json.dumps(body(user_input="   ")).encode(), "user_input", id="user-input-blank"),
+        pytest.param(
+            json.dumps(body(user_input=42)).encode(), "user_input", id="user-input-number"
+        ),
+        pytest.param(
+            json.dumps(body(user_input="   ")).encode(), "user_input", id="user-input-blank"
+        ),
         pytest.param(json.dumps(body(params=...)).encode(), "params", id="no-params"),
         pytest.param(json.dumps(body(params="nginx")).encode(), "params", id="params-string"),
         pytest.param(json.dumps(body(params=None)).encode(), "params", id="params-null"),
-        pytest.param(json.dumps(body(openai_token=123)).encode(), "openai_token", id="token-number"),
         pytest.param(
-            json.dumps(body(parent_message_id=["x"])).encode(), "parent_message_id", id="parent-list"
+            json.dumps(body(openai_token=123)).encode(), "openai_token", id="token-number"
+        ),
+        pytest.param(
+            json.dumps(body(parent_message_id=["x"])).encode(),
+            "parent_message_id",
+            id="parent-list",
         ),
         pytest.param(json.dumps(body(user_input="x" * 8001)).encode(), "user_input", id="too-long"),
         pytest.param(
             json.dumps(body(params={**FORM, "cpu": "lots"})).encode(), "params.cpu", id="bad-cpu"
         ),
-        pytest.param(json.dumps(body(model="gpt-9-ultra")).encode(), "model", id="model-not-allowed"),
+        pytest.param(
+            json.dumps(body(model="gpt-9-ultra")).encode(), "model", id="model-not-allowed"
+        ),
     ],
 )
 def test_invalid_request(client: Any, model: Any, payload: bytes, field: str | None) -> None:
@@ -293,11 +316,17 @@ def test_the_request_deadline_answers_504_when_nothing_usable_came(
         pytest.param(b'{"user_input": "x", "params": {"cpu": NaN}}', None, id="nan"),
         pytest.param(b'{"user_input": "x", "params": {"a": Infinity}}', None, id="infinity"),
         pytest.param(b"[" * 30_000 + b"]" * 30_000, None, id="deep-nesting"),
-        pytest.param(b'{"user_input": "x", "params": {"note": "\\ud800"}}', None, id="lone-surrogate"),
         pytest.param(
-            json.dumps(body(openai_token="sk-test-\u00e9")).encode(), "openai_token", id="key-non-ascii"
+            b'{"user_input": "x", "params": {"note": "\\ud800"}}', None, id="lone-surrogate"
         ),
-        pytest.param(json.dumps(body(openai_token="sk-a\nb")).encode(), "openai_token", id="key-newline"),
+        pytest.param(
+            json.dumps(body(openai_token="sk-test-\u00e9")).encode(),
+            "openai_token",
+            id="key-non-ascii",
+        ),
+        pytest.param(
+            json.dumps(body(openai_token="sk-a\nb")).encode(), "openai_token", id="key-newline"
+        ),
     ],
 )
 def test_malformed_bodies_and_keys_are_400_not_500(

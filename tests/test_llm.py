@@ -105,8 +105,13 @@ def test_one_client_per_base_url_is_shared(model: Any) -> None:
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(401, "invalid_token"), (403, "upstream_error"), (404, "upstream_error"),
-     (429, "rate_limited"), (500, "upstream_error")],
+    [
+        (401, "invalid_token"),
+        (403, "upstream_error"),
+        (404, "upstream_error"),
+        (429, "rate_limited"),
+        (500, "upstream_error"),
+    ],
 )
 def test_provider_errors_map_to_api_errors(model: Any, status: int, code: str) -> None:
     model.fail(status).fail(status)

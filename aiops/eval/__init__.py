@@ -6,5 +6,6 @@
 - `report`: the JSON report and the printed table;
 - `__main__`: the command line, `python -m aiops.eval --base-url URL --model NAME`.
 
-See README.md ("Evaluate a model") for how to run it and read the scores, and eval/README.md for the scenarios.
+See README.md ("Evaluate a model") for how to run it and read the scores, and
+eval/README.md for the scenarios.
 """

@@ -1,9 +1,9 @@
 """Scoring: one turn's form against its scenario's constraints, and the aggregate metrics.
 
 A turn is scored from the form before it, the form after it (None when the model's output was
-unusable) and the Questions of the answer. The metrics (see README.md ("Evaluate a model")) are computed from the
-results of every run of every scenario; each is a `Ratio`, so that the report shows the counts
-behind every percentage.
+unusable) and the Questions of the answer. The metrics (see README.md, "Evaluate a model") are
+computed from the results of every run of every scenario; each is a `Ratio`, so that the
+report shows the counts behind every percentage.
 """
 
 from __future__ import annotations
