@@ -175,6 +175,17 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
             "cpu_ms_per_request": cpu / config["profile_requests"] * 1000,
         }
 
+    from pymongo import MongoClient
+
+    trimmer: MongoClient = MongoClient(os.environ["MONGODB_URI"])
+    messages = trimmer[os.environ.get("AIOPS_MONGODB_DB", "aiops")]["messages"]
+
+    def trim() -> None:
+        """Keep only the parent turn: mongoeco slows down as the collection grows (see
+        bench/run.py, Bench.trim_store). Its commands are sent outside `measure`."""
+        keep = [parent["MessageId"], config["body"]["parent_message_id"]]  # ours, the bench's
+        messages.delete_many({"_id": {"$nin": keep}})
+
     result: dict[str, Any] = {
         "first_request": {"commands": first_commands, "wall_s": first_wall},
         "aiops": {"commands": [], "wall_s": [], "cpu_s": [], "llm_calls": [], "statuses": []},
@@ -185,6 +196,7 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
         for name in order:
             call = aiops_call(follow_up) if name == "aiops" else floor_call(follow_up)
             record = result[name]
+            trim()
             for _ in range(config["requests"]):
                 answer, commands, wall, cpu = measure(call, counter)
                 record["commands"].append(commands)
@@ -198,6 +210,7 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
                     record["statuses"].append(answer[1])
 
     if config.get("profile_requests"):
+        trim()
         result["profile"] = wall_profile(
             aiops_call(follow_up), config["profile_requests"], Path(config["profile_dir"])
         )

@@ -75,15 +75,22 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "## 3. Cold start",
             "",
-            "| | AIops | bare | floor | AIops ÷ bare |",
-            "|---|---|---|---|---|",
+            "| | AIops | bare | floor | AIops ÷ bare | AIops ÷ floor |",
+            "|---|---|---|---|---|---|",
             f"| process start → first answered request (ms) | {fmt(fa['aiops']['median'], 0)} | "
             f"{fmt(fa['bare']['median'], 0)} | {fmt(fa['floor']['median'], 0)} | "
-            f"**{fmt(c['ratio_vs_bare'], 2)}** (goal ≤ {c['goal_ratio']}: {mark(c['goal_met'])}) |",
+            f"**{fmt(c['ratio_vs_bare'], 2)}** (goal ≤ {c['goal_ratio']}: {mark(c['goal_met'])}) | "
+            f"{fmt(c.get('ratio_vs_floor'), 2)} |",
+            f"| … of which: until the port is open (source imported) | {fmt(c['listening_ms']['aiops']['median'], 0)} | "
+            f"{fmt(c['listening_ms']['bare']['median'], 0)} | {fmt(c['listening_ms']['floor']['median'], 0)} | | |",
+            f"| … of which: open port → first answer (worker, first request) | {fmt(c['answer_after_listening_ms']['aiops'], 0)} | "
+            f"{fmt(c['answer_after_listening_ms']['bare'], 0)} | {fmt(c['answer_after_listening_ms']['floor'], 0)} | | |",
             f"| `-X importtime` total (ms): `import handler` | {fmt(it['handler']['total_ms_median'], 0)} | "
-            f"{fmt(it['bare']['total_ms_median'], 0)} | | {fmt(c['importtime_ratio_handler_vs_bare'], 2)} |",
+            f"{fmt(it['bare']['total_ms_median'], 0)} | | {fmt(c['importtime_ratio_handler_vs_bare'], 2)} | |",
             f"| … plus what the first request imports | {fmt(it['handler_and_first_request_imports']['total_ms_median'], 0)} | "
-            f"{fmt(it['bare']['total_ms_median'], 0)} | | {fmt(c['importtime_ratio_full_vs_bare'], 2)} |",
+            f"{fmt(it['bare']['total_ms_median'], 0)} | | {fmt(c['importtime_ratio_full_vs_bare'], 2)} | |",
+            "",
+            f"Runs (ms): AIops {fa['aiops']['runs']}, bare {fa['bare']['runs']}, floor {fa['floor']['runs']}.",
             "",
             *cold_breakdown_lines(c.get("first_request_in_process") or {}),
             "Slowest first-level imports (handler + first request): "
@@ -134,15 +141,15 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "## 5. Throughput (model takes 200 ms) and memory",
             "",
-            "| concurrency | AIops rps | floor rps | ideal rps | AIops ÷ ideal | AIops ÷ floor | AIops p50 / p90 ms | errors |",
-            "|---|---|---|---|---|---|---|---|",
+            "| concurrency | threads | AIops rps | floor rps | ideal rps | AIops ÷ ideal | floor ÷ ideal | AIops ÷ floor | AIops p50 / p90 ms | errors |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in tp["levels"]:
             a, f = row["aiops"], row["floor"]
             errs = sum(a["errors"].values()) + sum(f["errors"].values())
             lines.append(
-                f"| {row['concurrency']} | {fmt(a['rps_median'])} | {fmt(f['rps_median'])} | {fmt(row['ideal_rps'], 0)} | "
-                f"{fmt(row['aiops_vs_ideal'], 2)} | {fmt(row['aiops_vs_floor'], 2)} | "
+                f"| {row['concurrency']} | {row['threads']} | {fmt(a['rps_median'])} | {fmt(f['rps_median'])} | {fmt(row['ideal_rps'], 0)} | "
+                f"{fmt(row['aiops_vs_ideal'], 2)} | {fmt(row['floor_vs_ideal'], 2)} | {fmt(row['aiops_vs_floor'], 2)} | "
                 f"{fmt(a['p50_ms'], 0)} / {fmt(a['p90_ms'], 0)} | {errs} |"
             )
         mem = tp["memory"]
@@ -152,7 +159,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"{mem['aiops']['after_requests']['peak_rss_kib'] / 1024:.1f} MiB (after its first request "
             f"{mem['aiops']['after_first_request']['rss_kib'] / 1024:.1f} MiB), floor "
             f"{mem['floor']['after_requests']['peak_rss_kib'] / 1024:.1f} MiB; ratio "
-            f"{fmt(tp['memory_peak_ratio_vs_floor'], 2)}. {tp['gunicorn_threads']} gunicorn threads.",
+            f"{fmt(tp['memory_peak_ratio_vs_floor'], 2)} (PSS, shared pages split: AIops "
+            f"{mem['aiops']['after_requests']['pss_kib'] / 1024:.1f} MiB, floor "
+            f"{mem['floor']['after_requests']['pss_kib'] / 1024:.1f} MiB, ratio {fmt(tp.get('memory_pss_ratio_vs_floor'), 2)}).",
             "",
         ]
     p = (report.get("inprocess") or {}).get("profile") or {}

@@ -83,6 +83,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "throughput_levels": [8, 16, 32],
         "throughput_seconds": 6.0,
         "throughput_rounds": 2,
+        "threads_sweep": [32],
         "memory_requests": 1000,
         "model_delay_s": 0.2,
     },
@@ -98,6 +99,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "throughput_levels": [8, 16, 32],
         "throughput_seconds": 2.5,
         "throughput_rounds": 1,
+        "threads_sweep": [32],
         "memory_requests": 300,
         "model_delay_s": 0.2,
     },
@@ -261,10 +263,10 @@ def phase_overhead(bench: Bench, servers: dict[str, Server]) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     pooled: dict[str, list[float]] = {"aiops": [], "floor": []}
     for index in range(cfg["overhead_rounds"]):
-        bench.trim_store()
         order = ("aiops", "floor") if index % 2 == 0 else ("floor", "aiops")
         row: dict[str, Any] = {"order": list(order)}
         for name in order:
+            bench.trim_store()  # each block starts from the same store
             latencies = []
             for _ in range(cfg["overhead_requests"]):
                 status, data, elapsed = clients[name].request("POST", path_of(name), body)
@@ -436,7 +438,10 @@ def phase_inprocess(bench: Bench) -> dict[str, Any]:
 # --- 3. cold start --------------------------------------------------------------------------
 
 
-def cold_start_once(bench: Bench, name: str) -> float:
+def cold_start_once(bench: Bench, name: str) -> tuple[float, float]:
+    """Spawn the server; (seconds until it accepts a TCP connection, seconds until it answered
+    the request). functions-framework imports the source module before gunicorn binds the port;
+    the request then waits for the forked worker and whatever the first request loads."""
     server = bench.server(name)
     body = json.dumps(bench.follow_up).encode()
     path = path_of(name)
@@ -451,7 +456,8 @@ def cold_start_once(bench: Bench, name: str) -> float:
 
     server.spawn()
     try:
-        return server.wait_until(answered)
+        listening = server.wait_until(lambda: harness.listening(server))
+        return listening, server.wait_until(answered)
     finally:
         server.stop()
 
@@ -491,12 +497,15 @@ def phase_cold_start(bench: Bench) -> dict[str, Any]:
     cfg = bench.config
     names = ("aiops", "bare", "floor")
     times: dict[str, list[float]] = {name: [] for name in names}
+    listen: dict[str, list[float]] = {name: [] for name in names}
     for name in names:  # untimed: byte code compiled and cached, files in the page cache
         cold_start_once(bench, name)
     for index in range(cfg["cold_rounds"]):
         order = names if index % 2 == 0 else tuple(reversed(names))
         for name in order:
-            times[name].append(cold_start_once(bench, name) * 1000)
+            listening, answered = cold_start_once(bench, name)
+            listen[name].append(listening * 1000)
+            times[name].append(answered * 1000)
     statements = {
         "handler": "import handler",
         "handler_and_first_request_imports": "import handler, aiops.service, openai, pymongo",
@@ -525,7 +534,15 @@ def phase_cold_start(bench: Bench) -> dict[str, Any]:
         "request (POST /gen continuing a conversation: store read + model call + store write); "
         "bare = bench/bare.py (imports openai, pymongo, pydantic, functions_framework, answers)",
         "first_answer_ms": {name: {"median": first[name], "runs": times[name]} for name in names},
+        "listening_ms": {
+            name: {"median": median(listen[name]), "runs": listen[name]} for name in names
+        },
+        "answer_after_listening_ms": {
+            name: median([t - o for t, o in zip(times[name], listen[name], strict=True)])
+            for name in names
+        },
         "ratio_vs_bare": cold_ratio,
+        "ratio_vs_floor": ratio(first["aiops"], first["floor"]),
         "floor_ratio_vs_bare": ratio(first["floor"], first["bare"]),
         "importtime": import_summary,
         "importtime_ratio_handler_vs_bare": ratio(
@@ -751,64 +768,86 @@ def shared_prefix_tokens(a: list[dict[str, Any]], b: list[dict[str, Any]], token
 # --- 5. throughput and memory ---------------------------------------------------------------
 
 
+def throughput_level(
+    bench: Bench, servers: dict[str, Server], concurrency: int, threads: int, sent: dict[str, int]
+) -> dict[str, Any]:
+    """One concurrency level, AIops and the floor in alternating rounds (the model is slow)."""
+    cfg = bench.config
+    delay = cfg["model_delay_s"]
+    body = json.dumps(bench.follow_up).encode()
+    row: dict[str, Any] = {"concurrency": concurrency, "threads": threads}
+    ideal = min(concurrency, threads) / delay
+    runs: dict[str, list[harness.LoadResult]] = {"aiops": [], "floor": []}
+    bench.model_delay_s = delay
+    try:
+        for index in range(cfg["throughput_rounds"]):
+            order = ("aiops", "floor") if index % 2 == 0 else ("floor", "aiops")
+            for name in order:
+                bench.trim_store()
+                result = closed_loop(
+                    servers[name].url, path_of(name), body,
+                    concurrency=concurrency, duration_s=cfg["throughput_seconds"],
+                )  # fmt: skip
+                sent[name] += result.ok + sum(result.errors.values())
+                runs[name].append(result)
+    finally:
+        bench.model_delay_s = 0.0
+    for name, results in runs.items():
+        latencies = [x * 1000 for r in results for x in r.latencies_s]
+        errors: dict[str, int] = {}
+        for r in results:
+            for kind, count in r.errors.items():
+                errors[kind] = errors.get(kind, 0) + count
+        row[name] = {
+            "rps_median": median([r.throughput for r in results]),
+            "p50_ms": percentile(latencies, 50),
+            "p90_ms": percentile(latencies, 90),
+            "requests": len(latencies),
+            "errors": errors,
+        }
+    row["ideal_rps"] = ideal
+    row["aiops_vs_ideal"] = ratio(row["aiops"]["rps_median"], ideal)
+    row["floor_vs_ideal"] = ratio(row["floor"]["rps_median"], ideal)
+    row["aiops_vs_floor"] = ratio(row["aiops"]["rps_median"], row["floor"]["rps_median"])
+    log(
+        f"  concurrency {concurrency}, {threads} threads: aiops {row['aiops']['rps_median']:.1f} "
+        f"rps, floor {row['floor']['rps_median']:.1f} rps, ideal {ideal:.0f}"
+    )
+    return row
+
+
+@contextlib.contextmanager
+def warm_servers(bench: Bench, extra_env: dict[str, str] | None = None) -> Any:
+    """AIops and the floor, started fresh, each having served one request."""
+    body = json.dumps(bench.follow_up).encode()
+    servers = {name: bench.server(name) for name in ("aiops", "floor")}
+    for server in servers.values():
+        server.env.update(extra_env or {})
+    with contextlib.ExitStack() as stack:
+        for name, server in servers.items():
+            stack.enter_context(harness.running(server, ready_gen if name == "aiops" else None))
+        for name, server in servers.items():  # lazy imports and clients in place
+            client = Client(server.url)
+            client.request("POST", path_of(name), body)
+            client.close()
+        yield servers
+
+
 def phase_throughput(bench: Bench) -> dict[str, Any]:
     cfg = bench.config
     threads = harness.gunicorn_threads()
     delay = cfg["model_delay_s"]
     body = json.dumps(bench.follow_up).encode()
-    servers = {name: bench.server(name) for name in ("aiops", "floor")}
-    sent = {name: 0 for name in servers}
-    with contextlib.ExitStack() as stack:
-        for name, server in servers.items():
-            stack.enter_context(harness.running(server, ready_gen if name == "aiops" else None))
-        started_memory = {}
-        for name, server in servers.items():  # one request: lazy imports and clients in place
-            Client(server.url).request("POST", path_of(name), body)
-            sent[name] += 1
-            started_memory[name] = memory_kib(server.pids())
-        bench.model_delay_s = delay
-        levels: list[dict[str, Any]] = []
-        for concurrency in cfg["throughput_levels"]:
-            row: dict[str, Any] = {"concurrency": concurrency}
-            ideal = min(concurrency, threads) / delay
-            runs: dict[str, list[harness.LoadResult]] = {"aiops": [], "floor": []}
-            for index in range(cfg["throughput_rounds"]):
-                order = ("aiops", "floor") if index % 2 == 0 else ("floor", "aiops")
-                for name in order:
-                    bench.trim_store()
-                    result = closed_loop(
-                        servers[name].url, path_of(name), body,
-                        concurrency=concurrency, duration_s=cfg["throughput_seconds"],
-                    )  # fmt: skip
-                    sent[name] += result.ok + sum(result.errors.values())
-                    runs[name].append(result)
-            for name, results in runs.items():
-                latencies = [x * 1000 for r in results for x in r.latencies_s]
-                errors: dict[str, int] = {}
-                for r in results:
-                    for kind, count in r.errors.items():
-                        errors[kind] = errors.get(kind, 0) + count
-                row[name] = {
-                    "rps_median": median([r.throughput for r in results]),
-                    "p50_ms": percentile(latencies, 50),
-                    "p90_ms": percentile(latencies, 90),
-                    "requests": len(latencies),
-                    "errors": errors,
-                }
-            row["ideal_rps"] = ideal
-            row["aiops_vs_ideal"] = ratio(row["aiops"]["rps_median"], ideal)
-            row["floor_vs_ideal"] = ratio(row["floor"]["rps_median"], ideal)
-            row["aiops_vs_floor"] = ratio(row["aiops"]["rps_median"], row["floor"]["rps_median"])
-            levels.append(row)
-            log(
-                f"  concurrency {concurrency}: aiops {row['aiops']['rps_median']:.1f} rps, "
-                f"floor {row['floor']['rps_median']:.1f} rps, ideal {ideal:.0f}"
-            )
-        bench.model_delay_s = 0.0
+    with warm_servers(bench) as servers:
+        sent = {name: 1 for name in servers}
+        started_memory = {name: memory_kib(server.pids()) for name, server in servers.items()}
+        levels = [
+            throughput_level(bench, servers, concurrency, threads, sent)
+            for concurrency in cfg["throughput_levels"]
+        ]
         # Memory: bring each server to the same number of requests, then read /proc.
-        target = cfg["memory_requests"]
         for name, server in servers.items():
-            missing = target - sent[name]
+            missing = cfg["memory_requests"] - sent[name]
             if missing > 0:
                 result = closed_loop(server.url, path_of(name), body, concurrency=8, total=missing)
                 sent[name] += result.ok + sum(result.errors.values())
@@ -820,17 +859,24 @@ def phase_throughput(bench: Bench) -> dict[str, Any]:
             }
             for name, server in servers.items()
         }
+    # More threads: the ceiling moves with THREADS (the Dockerfile sets 16).
+    for more in cfg.get("threads_sweep", []):
+        with warm_servers(bench, {"THREADS": str(more)}) as servers:
+            levels.append(throughput_level(bench, servers, more, more, {"aiops": 0, "floor": 0}))
     peak = {name: memory[name]["after_requests"]["peak_rss_kib"] for name in memory}
+    pss = {name: memory[name]["after_requests"]["pss_kib"] for name in memory}
     return {
         "what": f"closed loop, keep-alive clients, model delay {delay * 1000:.0f} ms; ideal = "
-        f"min(concurrency, gunicorn threads = {threads}) / model delay (1 worker, "
-        "functions-framework's default threads = cpu_count × 4)",
+        f"min(concurrency, gunicorn threads) / model delay; 1 worker with functions-framework's "
+        f"default threads = cpu_count × 4 = {threads}, plus rows with THREADS set",
         "gunicorn_threads": threads,
         "levels": levels,
         "memory": memory,
         "memory_peak_ratio_vs_floor": ratio(peak["aiops"], peak["floor"]),
+        "memory_pss_ratio_vs_floor": ratio(pss["aiops"], pss["floor"]),
         "memory_note": "peak = sum of VmHWM over the functions-framework process tree (gunicorn "
-        "arbiter + its worker), read from /proc after the requests",
+        "arbiter + its worker), read from /proc after the requests; PSS shares the pages the "
+        "forked worker has in common with the arbiter",
     }
 
 

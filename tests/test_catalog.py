@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-import timeit
 from typing import Any
 
 import pytest
@@ -485,8 +484,6 @@ def long_request() -> str:
     return (docs * 100)[:8000]
 
 
-def test_matching_a_long_request_takes_well_under_a_millisecond() -> None:
-    text = long_request()
-    assert ids(CATALOG.match(text, "bitnami/redis:7.2")) == ["redis"]
-    best = min(timeit.repeat(lambda: CATALOG.match(text, "bitnami/redis:7.2"), number=5, repeat=20))
-    assert best / 5 < 0.001
+def test_a_long_request_of_unrelated_docs_matches_only_the_current_image() -> None:
+    # Its speed is measured by the bench (bench/), never asserted here.
+    assert ids(CATALOG.match(long_request(), "bitnami/redis:7.2")) == ["redis"]

@@ -21,7 +21,7 @@ from aiops.form import (
 )
 from aiops.settings import Settings
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "original" / "examples.json"
+EXAMPLES = Path(__file__).resolve().parent / "data" / "original_examples.json"
 OK, WARN, ERROR = "ok", "warn", "error"
 
 

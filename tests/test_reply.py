@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -570,10 +569,9 @@ def test_corpus_is_large_enough() -> None:
 
 
 def test_original_examples_match_the_literals() -> None:
-    """The literals above are the raw outputs of shared/original/examples.json, when present."""
-    path = Path(__file__).parents[1] / ".." / "shared" / "original" / "examples.json"
-    if not path.exists():
-        pytest.skip("shared/original/examples.json is not next to this checkout")
+    """The literals above are the raw outputs of the original service's examples
+    (shared/original/examples.json, copied to tests/data/original_examples.json)."""
+    path = Path(__file__).parent / "data" / "original_examples.json"
     raw = [e["raw_model_output"] for e in json.loads(path.read_text("utf-8"))["examples"]]
     assert raw == [ORIGINAL_SIMPLE_DEPLOY, ORIGINAL_FOLLOWUP, ORIGINAL_HALO]
 
@@ -705,11 +703,23 @@ def _big_answer(size: int) -> str:
         pytest.param(("{'cpu': N'one 'x': 2}, 'reply': 'a', '`q" * 1600)[:65536], id="quote-soup"),
     ],
 )
-def test_a_64_kib_answer_is_read_quickly(text: str) -> None:
-    started = time.perf_counter()
+def test_a_64_kib_answer_never_reaches_json_repair_whole(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """json_repair is quadratic on inputs like these: it may only see small pieces (the time
+    itself is measured in bench/, not asserted here)."""
+    seen: list[int] = []
+    real_loads = reply_module.json_repair.loads
+
+    def spy(source: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(len(source))
+        return real_loads(source, *args, **kwargs)
+
+    monkeypatch.setattr(reply_module.json_repair, "loads", spy)
     with contextlib.suppress(UnreadableReply):
         parse_reply(text, FIELDS)
-    assert time.perf_counter() - started < 2.0  # generous: these machines are shared and noisy
+    assert all(size <= 8 * 1024 for size in seen)
+    assert sum(seen) <= 16 * 1024
 
 
 def test_a_big_answer_with_a_trailing_comma_is_read_whole() -> None:
