@@ -10,18 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app import FAKE_KEY
+from tests.fixtures.app import FAKE_KEY, START_FORM
 from tests.fixtures.model_server import Scripted
 
-FORM = {
-    "app_name": "hello-world",
-    "image_name": "nginx",
-    "instance": 1,
-    "cpu": 1,
-    "memory": "64M",
-    "container_port": 80,
-    "public_access": False,
-}
+FORM = START_FORM
 GOOD_ANSWER = json.dumps(
     {"changes": {"memory": "128M"}, "reply": "Memory is now 128M.", "questions": []}
 )

@@ -18,18 +18,11 @@ from typing import Any
 import pytest
 
 from aiops.form import Limits, normalise
+from tests.fixtures.app import START_FORM
 from tests.fixtures.model_server import Scripted
 
 LIMITS = Limits()
-FORM = {
-    "app_name": "hello-world",
-    "image_name": "nginx",
-    "instance": 1,
-    "cpu": 1,
-    "memory": "64M",
-    "container_port": 80,
-    "public_access": False,
-}
+FORM = START_FORM
 CLEAN_TEXT = "deploy nginx with 128M of memory"
 TAG = re.compile(r"<(request-[0-9a-f]{8})>")
 

@@ -24,19 +24,11 @@ from typing import Any
 import pytest
 
 from aiops.secret_values import MASK_MIN_LENGTH
-from tests.fixtures.app import LiveServer, reset_caches, start_live_server
+from tests.fixtures.app import START_FORM, LiveServer, reset_caches, start_live_server
 from tests.fixtures.model_server import Scripted
 from tests.test_e2e import EXAMPLES
 
-FORM = {
-    "app_name": "hello-world",
-    "image_name": "nginx",
-    "instance": 1,
-    "cpu": 1,
-    "memory": "64M",
-    "container_port": 80,
-    "public_access": False,
-}
+FORM = START_FORM
 GOOD_ANSWER = json.dumps(
     {"changes": {"memory": "128M"}, "reply": "Memory is now 128M.", "questions": []}
 )
