@@ -162,56 +162,26 @@ class Generation:
         self.mask = secret_values.Mask(())
 
     def run(self) -> GenAnswer:
-        request, settings = self.request, self.settings
-        model = self.trace.model = choose_model(request.model, settings)
-        current = current_form(request.params, self.limits)
+        request = self.request
+        model = self.trace.model = choose_model(request.model, self.settings)
+        current = current_form(request.params, self.limits)  # 1. the form as it stands
         current.warnings[:0] = self.key_warnings()
         key_hash = hash_key(self.api_key)
-        parent = load_history(request, key_hash, self.store, settings)
-        history = (
-            parent.history[-settings.history_turns :] if parent and settings.history_turns else []
-        )
-        self.trace.history_turns = len(history)
-        earlier_forms = [current.form] + ([parent.form_after] if parent else [])
-        known = secret_values.known_secrets(earlier_forms, [turn.changes for turn in history])
-        if len(self.api_key) >= secret_values.MASK_MIN_LENGTH:
-            known = [*known, self.api_key]
-        self.mask = secret_values.Mask(sorted(set(known), key=len, reverse=True))
-
-        entries = catalog.get_catalog().match(request.user_input, current.form.get("image_name"))
-        messages = prompt.build_messages(
-            limits=self.limits,
-            form=current.form,
-            user_input=request.user_input,
-            history=history,
-            facts=catalog.facts_for_prompt(entries),
-        )
-        outcome = self.ask(messages, current.form, model)
-        form, generated = secret_values.replace_weak_secrets(
+        parent = load_history(request, key_hash, self.store, self.settings)  # 2. history
+        history = self.recent(parent)
+        self.mask = self.secret_mask(current.form, parent, history)
+        messages = self.messages(current.form, history)  # 3. the messages
+        outcome = self.ask(messages, current.form, model)  # 4.-5. ask, merge, re-ask once
+        form, generated = secret_values.replace_weak_secrets(  # 6. secrets
             outcome.form, current.form, request.user_input
         )
-        outcome.form = form
-
-        warnings = current.warnings + outcome.warnings + generated
-        entry = catalog.get_catalog().for_image(outcome.form["image_name"])
-        if entry is not None:
-            warnings += catalog.check_form(outcome.form, entry)
-        changes = changed_fields(current.form, outcome.form)
+        warnings = current.warnings + outcome.warnings + generated + self.catalog_warnings(form)
+        changes = changed_fields(current.form, form)
         reply = outcome.reply or default_reply(request.user_input, changes)
-
-        turn = self.new_turn(parent, key_hash, current.form, outcome.form, changes, reply, model)
-        try:
-            self.store.save(turn)
-        except StoreUnavailable:
-            warnings.append(
-                Notice(
-                    "MessageId",
-                    "the conversation store is unreachable: this turn was not saved, "
-                    "so it cannot be continued with parent_message_id",
-                )
-            )
+        turn = self.new_turn(parent, key_hash, current.form, form, changes, reply, model)
+        warnings += self.saved(turn)  # 7. save, answer
         return GenAnswer(
-            GenParamsStr=dumps_form(outcome.form),
+            GenParamsStr=dumps_form(form),
             MessageId=turn.id,
             Changes=changes,
             Reply=reply,
@@ -220,6 +190,53 @@ class Generation:
             Usage=self.trace.usage,
             Model=model,
         )
+
+    def recent(self, parent: Turn | None) -> list[Exchange]:
+        """The last AIOPS_HISTORY_TURNS exchanges of the branch, oldest first."""
+        turns = self.settings.history_turns
+        history = parent.history[-turns:] if parent and turns else []
+        self.trace.history_turns = len(history)
+        return history
+
+    def secret_mask(
+        self, form: dict[str, Any], parent: Turn | None, history: list[Exchange]
+    ) -> secret_values.Mask:
+        """Placeholders for every secret the conversation knows, and for the caller's key."""
+        forms = [form] + ([parent.form_after] if parent else [])
+        known = secret_values.known_secrets(forms, [turn.changes for turn in history])
+        if len(self.api_key) >= secret_values.MASK_MIN_LENGTH:
+            known = [*known, self.api_key]
+        return secret_values.Mask(sorted(set(known), key=len, reverse=True))
+
+    def messages(self, form: dict[str, Any], history: list[Exchange]) -> list[dict[str, str]]:
+        text = self.request.user_input
+        entries = catalog.get_catalog().match(text, form.get("image_name"))
+        return prompt.build_messages(
+            limits=self.limits,
+            form=form,
+            user_input=text,
+            history=history,
+            facts=catalog.facts_for_prompt(entries),
+        )
+
+    @staticmethod
+    def catalog_warnings(form: dict[str, Any]) -> list[Notice]:
+        entry = catalog.get_catalog().for_image(form["image_name"])
+        return catalog.check_form(form, entry) if entry is not None else []
+
+    def saved(self, turn: Turn) -> list[Notice]:
+        """Save the turn; a store that is down costs the conversation, never the answer."""
+        try:
+            self.store.save(turn)
+        except StoreUnavailable:
+            return [
+                Notice(
+                    "MessageId",
+                    "the conversation store is unreachable: this turn was not saved, "
+                    "so it cannot be continued with parent_message_id",
+                )
+            ]
+        return []
 
     def key_warnings(self) -> list[Notice]:
         """A key pasted into the text or the form: hidden from the model and from the store."""
