@@ -14,11 +14,12 @@ from typing import Any
 
 import functions_framework
 
-from aiops import logs
+from aiops import logs, service
 from aiops.routes import Request, Response, respond
 from aiops.settings import get_settings
 
 logs.configure(get_settings().log_level)
+service.warm_up(get_settings())
 
 
 def _request_id(headers: dict[str, str], fallback: str | None = None) -> str:

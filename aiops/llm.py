@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import openai
+from openai import OpenAI
+
 from aiops.api import ApiError, Usage
 
 log = logging.getLogger("aiops.llm")
@@ -21,7 +24,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _PLACEHOLDER_KEY = "sk-placeholder-replaced-per-request"
 _RETRY_PAUSE_S = 0.25
 
-_clients: dict[str, Any] = {}
+_clients: dict[str, OpenAI] = {}
 _clients_lock = threading.Lock()
 # base URL → index into MODES of the richest response format that provider accepted.
 _mode_by_base: dict[str, int] = {}
@@ -35,18 +38,17 @@ class Completion:
     finish_reason: str | None
 
 
-def _client(base_url: str) -> Any:
-    """The process-wide client of one provider; created on first use, shared by all threads."""
-    client = _clients.get(base_url)
-    if client is None:
+def client(base_url: str | None) -> OpenAI:
+    """The process-wide client of one provider; created once, shared by all threads."""
+    base = base_url or DEFAULT_BASE_URL
+    shared = _clients.get(base)
+    if shared is None:
         with _clients_lock:
-            client = _clients.get(base_url)
-            if client is None:
-                from openai import OpenAI  # imported on first use: keeps cold starts light
-
-                client = OpenAI(api_key=_PLACEHOLDER_KEY, base_url=base_url, max_retries=0)
-                _clients[base_url] = client
-    return client
+            shared = _clients.get(base)
+            if shared is None:
+                shared = OpenAI(api_key=_PLACEHOLDER_KEY, base_url=base, max_retries=0)
+                _clients[base] = shared
+    return shared
 
 
 def forget_formats() -> None:
@@ -81,12 +83,12 @@ def complete(
 ) -> Completion:
     """Ask the model once (plus format fallbacks and bounded transport retries)."""
     base = base_url or DEFAULT_BASE_URL
-    client = _client(base).with_options(api_key=api_key, timeout=timeout_s)
+    per_request = client(base).with_options(api_key=api_key, timeout=timeout_s)
     start = _mode_by_base.get(base, 0)
     for index in range(start, len(MODES)):
         mode = MODES[index]
         try:
-            completion = _call(client, messages, model, mode, schema, max_retries)
+            completion = _call(per_request, messages, model, mode, schema, max_retries)
         except _FormatRejected:
             log.info("provider rejected response format", extra={"mode": mode})
             continue
@@ -105,15 +107,13 @@ class _FormatRejected(Exception):
 
 
 def _call(
-    client: Any,
+    client: OpenAI,
     messages: list[dict[str, str]],
     model: str,
     mode: str,
     schema: dict[str, Any],
     max_retries: int,
 ) -> Completion:
-    import openai
-
     kwargs: dict[str, Any] = {"model": model, "messages": messages}
     response_format = _response_format(mode, schema)
     if response_format is not None:
@@ -161,8 +161,6 @@ def _completion(response: Any, mode: str) -> Completion:
 
 def _upstream_error(exc: Exception, model: str) -> ApiError:
     """Map a provider failure to our error; never copy the provider's text (it may echo the key)."""
-    import openai
-
     status = getattr(exc, "status_code", None)
     if isinstance(exc, openai.AuthenticationError):
         return ApiError(

@@ -18,7 +18,9 @@ from pydantic import ValidationError
 
 from aiops import logs
 from aiops.api import ApiError, GenRequest
+from aiops.service import Generation
 from aiops.settings import Settings, get_settings
+from aiops.store import get_store
 
 log = logging.getLogger("aiops.request")
 
@@ -138,9 +140,6 @@ def resolve_key(request: GenRequest, headers: Mapping[str, str]) -> str:
 
 
 def generate(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
-    from aiops.service import Generation  # the model SDK loads on the first generation
-    from aiops.store import get_store
-
     gen_request = parse_request(request.body, settings)
     api_key = resolve_key(gen_request, request.headers)
     generation = Generation(gen_request, api_key, settings, get_store(settings))

@@ -15,7 +15,7 @@ from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.reply import ModelReply, UnreadableReply, parse_reply
 from aiops.settings import Settings
-from aiops.store import Exchange, Store, StoreUnavailable, Turn, hash_key
+from aiops.store import Exchange, Store, StoreUnavailable, Turn, get_store, hash_key
 
 log = logging.getLogger("aiops.service")
 
@@ -50,6 +50,15 @@ class Trace:
     usage: Usage = field(default_factory=Usage)
     history_turns: int = 0
     retried: bool = False
+
+
+def warm_up(settings: Settings) -> None:
+    """Do at start what the first request would otherwise pay for: the provider's client, the
+    catalogue, and the store (its client, without connecting; the in-memory store's warning
+    is logged here, at start)."""
+    llm.client(settings.openai_base_url)
+    catalog.get_catalog()
+    get_store(settings)
 
 
 def choose_model(requested: str | None, settings: Settings) -> str:

@@ -167,8 +167,9 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
         measure(floor_call(follow_up), counter)
 
     if config.get("mode") == "spin":
+        target = aiops_call if config.get("target", "aiops") == "aiops" else floor_call
         started = time.process_time()
-        profiled_requests(aiops_call(follow_up), config["profile_requests"])
+        profiled_requests(target(follow_up), config["profile_requests"])
         cpu = time.process_time() - started
         return {
             "requests": config["profile_requests"],

@@ -168,7 +168,12 @@ def markdown(report: dict[str, Any]) -> str:
     wall, cpu = p.get("wall") or {}, p.get("cpu") or {}
     if wall or cpu:
         lines += ["## Profile (in-process requests of section 2, model instant)", ""]
-        for name, part in (("wall (pyinstrument)", wall), ("CPU (py-spy)", cpu)):
+        floor_part = p.get("cpu_floor") or {}
+        for name, part in (
+            ("wall (pyinstrument)", wall),
+            ("CPU (py-spy)", cpu),
+            ("floor CPU", floor_part),
+        ):
             if part.get("skipped"):
                 lines.append(f"- {name}: skipped: {part['skipped']}")
         lines.append("")
@@ -200,6 +205,29 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {g['group']} | {g['share'] * per:.2f} | {g['share'] * 100:.1f}% |"
             for g in cpu["self_time_by_group"][:10]
         ]
+        floor_cpu = p.get("cpu_floor") or {}
+        floor_per = (
+            ((report.get("inprocess") or {}).get("round_trips") or {}).get("floor") or {}
+        ).get("cpu_ms_median")
+        if floor_cpu and not floor_cpu.get("skipped") and floor_per:
+            aiops_groups = {g["group"]: g["share"] * per for g in cpu["self_time_by_group"]}
+            floor_groups = {
+                g["group"]: g["share"] * floor_per for g in floor_cpu["self_time_by_group"]
+            }
+            lines += [
+                "",
+                f"The same for the floor ({fmt(floor_per, 2)} ms CPU per request, {floor_cpu['samples']} samples): where AIops spends more.",
+                "",
+                "| library | AIops ms | floor ms | AIops − floor |",
+                "|---|---|---|---|",
+            ]
+            order = sorted(
+                set(aiops_groups) | set(floor_groups),
+                key=lambda g: -(aiops_groups.get(g, 0) - floor_groups.get(g, 0)),
+            )
+            for group in order:
+                a_ms, f_ms = aiops_groups.get(group, 0.0), floor_groups.get(group, 0.0)
+                lines.append(f"| {group} | {a_ms:.2f} | {f_ms:.2f} | {a_ms - f_ms:+.2f} |")
         lines += [
             "",
             "| CPU by innermost AIops module on the stack | ms / request | share |",
@@ -234,7 +262,8 @@ def cold_breakdown_lines(b: dict[str, Any]) -> list[str]:
     if not b:
         return []
     lines = [
-        f"In a fresh process (in process, no HTTP): `import handler` {fmt(b['import_handler_ms'], 0)} ms, "
+        f"In a fresh process (in process, no HTTP; pymongo is already imported there by the command listener): "
+        f"`import handler` {fmt(b['import_handler_ms'], 0)} ms, "
         f"then the first request {fmt(b['first_request_ms'], 0)} ms ({fmt_counts(b['first_request_commands'])}), "
         f"the second {fmt(b['second_request_ms'], 1)} ms: the first request pays "
         f"{fmt(b['first_request_penalty_ms'], 0)} ms of one-time work.",

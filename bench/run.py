@@ -348,24 +348,25 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def cpu_profile(bench: Bench) -> dict[str, Any]:
+def cpu_profile(bench: Bench, target: str) -> dict[str, Any]:
     """py-spy samples the in-process worker from outside (idle threads left out: CPU time)."""
     from bench.profiles import summarise_pyspy
 
     spy = py_spy()
     if spy is None:
         return {"skipped": "py-spy is not installed (pip install py-spy)"}
-    raw = RESULTS_DIR / "profile-cpu.raw"
+    raw = RESULTS_DIR / f"profile-cpu-{target}.raw"
     wrapper = [spy, "record", "--format", "raw", "--full-filenames", "--rate", "1000",
                "--nonblocking", "--output", str(raw), "--"]  # fmt: skip
     try:
-        spun = run_inprocess(bench, "spin", wrapper)
+        spun = run_inprocess(bench, "spin", wrapper, target=target)
     except RuntimeError as error:
         if "Permission" in str(error) or "ptrace" in str(error):
             return {"skipped": f"py-spy cannot attach here: {str(error)[-300:]}"}
         raise
     summary = summarise_pyspy(raw.read_text().splitlines(), within="profiled_requests")
     summary.update(
+        target=target,
         requests=spun["requests"],
         cpu_ms_per_request=spun["cpu_ms_per_request"],
         files=[raw.name],
@@ -428,10 +429,11 @@ def phase_inprocess(bench: Bench) -> dict[str, Any]:
     }
     profile: dict[str, Any] = {"wall": raw.get("profile")}
     if cfg["profile_requests"]:
-        try:
-            profile["cpu"] = cpu_profile(bench)
-        except Exception as error:
-            profile["cpu"] = {"skipped": f"{type(error).__name__}: {str(error)[:1000]}"}
+        for target, key in (("aiops", "cpu"), ("floor", "cpu_floor")):
+            try:
+                profile[key] = cpu_profile(bench, target)
+            except Exception as error:
+                profile[key] = {"skipped": f"{type(error).__name__}: {str(error)[:1000]}"}
     return {"round_trips": round_trips, "profile": profile}
 
 

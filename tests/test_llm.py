@@ -100,7 +100,7 @@ def test_one_client_per_base_url_is_shared(model: Any) -> None:
     model.reply(ANSWER, ANSWER)
     ask(model)
     ask(model)
-    assert llm._client(model.base_url) is llm._client(model.base_url)
+    assert llm.client(model.base_url) is llm.client(model.base_url)
 
 
 @pytest.mark.parametrize(
