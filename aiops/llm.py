@@ -117,7 +117,8 @@ def _call(
     kwargs: dict[str, Any] = {"model": model, "messages": messages}
     response_format = _response_format(mode, schema)
     if response_format is not None:
-        kwargs["response_format"] = response_format
+        # Sent as-is: the SDK would otherwise deep-walk the schema on every call (~0.7 ms).
+        kwargs["extra_body"] = {"response_format": response_format}
     attempt = 0
     while True:
         try:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from aiops.form import Limits, Notice
+from aiops.form import FIELDS, Limits, Notice
 from aiops.store import Exchange
 
 # A history turn shows at most this much of what the user said: pasted docs can be long.
@@ -101,54 +101,45 @@ def instructions(limits: Limits) -> str:
         'must still fill in>", "questions": ["<what you could not decide>"]}\n'
         'In "changes", leave out (or set to null) every field that does not change. If '
         f'nothing needs to change, answer {{"changes": {{}}, "reply": "...", "questions": '
-        "[]}."
+        "[]}.\n"
+        "When a response schema is given, follow it: it lists the changes as "
+        '[{"field": "<name>", "value": <new value>}], one item per changed field.'
     )
 
 
 @lru_cache(maxsize=8)
 def answer_schema(limits: Limits) -> dict[str, Any]:
-    """The strict JSON schema of the answer (every property required; null means unchanged)."""
+    """The strict JSON schema of the answer. Strict schemas must require every property, so
+    `changes` is a list of {field, value} items: the model writes only what changes (a
+    12-property object would make it write every unchanged field as null, twice the tokens)."""
 
-    def nullable(schema: dict[str, Any]) -> dict[str, Any]:
-        return {"anyOf": [schema, {"type": "null"}]}
-
-    def items(**props: dict[str, Any]) -> dict[str, Any]:
-        return nullable(
-            {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": props,
-                    "required": list(props),
-                    "additionalProperties": False,
-                },
-            }
-        )
+    def array_of(**props: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": props,
+                "required": list(props),
+                "additionalProperties": False,
+            },
+        }
 
     text = {"type": "string"}
-    fields = {
-        "app_name": nullable(text),
-        "image_name": nullable(text),
-        "instance": nullable({"type": "integer"}),
-        "cpu": nullable({"type": "number", "enum": list(limits.cpu_choices)}),
-        "memory": nullable({"type": "string", "enum": list(limits.memory_choices)}),
-        "container_port": nullable({"type": "integer"}),
-        "public_access": nullable({"type": "boolean"}),
-        "command": nullable(text),
-        "parameters": nullable(text),
-        "environment": items(name=text, value=text),
-        "configmap": items(file_path=text, file_content=text),
-        "storage": items(capacity={"type": "integer"}, value=text),
+    value = {
+        "anyOf": [
+            text,
+            {"type": "number"},
+            {"type": "boolean"},
+            array_of(name=text, value=text),
+            array_of(file_path=text, file_content=text),
+            array_of(capacity={"type": "integer"}, value=text),
+        ]
     }
+    change = array_of(field={"type": "string", "enum": list(FIELDS)}, value=value)
     return {
         "type": "object",
         "properties": {
-            "changes": {
-                "type": "object",
-                "properties": fields,
-                "required": list(fields),
-                "additionalProperties": False,
-            },
+            "changes": change,
             "reply": text,
             "questions": {"type": "array", "items": text},
         },

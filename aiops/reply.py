@@ -482,7 +482,22 @@ def _changes(value: Any, fields: _FieldNames) -> dict[str, Any]:
         return _with_canonical_keys(value, fields)
     if isinstance(value, str):
         return _with_canonical_keys(_object_in_string(value), fields)
+    if isinstance(value, list):
+        return _with_canonical_keys(_folded_items(value), fields)
     raise UnreadableReply(f'"changes" was a JSON {_kind(value)}, not an object of fields.')
+
+
+def _folded_items(items: list[Any]) -> dict[str, Any]:
+    """`[{"field": "cpu", "value": 0.5}, ...]` (the strict schema's shape) as `{"cpu": 0.5}`;
+    a later item for the same field wins."""
+    folded: dict[str, Any] = {}
+    for item in items:
+        if not (isinstance(item, dict) and isinstance(item.get("field"), str) and "value" in item):
+            raise UnreadableReply(
+                '"changes" was a list whose items are not {"field": ..., "value": ...} objects.'
+            )
+        folded[item["field"]] = item["value"]
+    return folded
 
 
 def _object_in_string(text: str) -> dict[str, Any]:

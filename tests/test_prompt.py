@@ -8,7 +8,7 @@ import json
 import re
 
 from aiops import prompt
-from aiops.form import Limits, default_form
+from aiops.form import FIELDS, Limits, default_form
 from aiops.store import Exchange
 
 LIMITS = Limits()
@@ -85,8 +85,20 @@ def test_the_answer_schema_is_strict() -> None:
                 check(value)
 
     check(schema)
-    changes = schema["properties"]["changes"]["properties"]
-    assert changes["memory"]["anyOf"][0]["enum"] == list(LIMITS.memory_choices)
+    change = schema["properties"]["changes"]["items"]
+    assert change["properties"]["field"]["enum"] == list(FIELDS)
+    assert change["required"] == ["field", "value"]
+
+
+def test_a_strict_answer_round_trips_through_the_parser() -> None:
+    from aiops.reply import parse_reply
+
+    answer = {
+        "changes": [{"field": "cpu", "value": 0.5}, {"field": "memory", "value": "512M"}],
+        "reply": "ok",
+        "questions": [],
+    }
+    assert parse_reply(json.dumps(answer), FIELDS).changes == {"cpu": 0.5, "memory": "512M"}
 
 
 def test_the_re_ask_names_only_the_errors() -> None:

@@ -273,6 +273,18 @@ FENCED_ARRAY = '```json\n[\n  {"cpu": 1},\n]\n```'
 ERROR_OBJECT = '{"error": "I cannot access the internet to check the image."}'
 SCALAR = '"{\\"cpu\\": 1}"'
 CHANGES_NOT_OBJECT = '{"changes": ["cpu", "memory"], "reply": "Changed cpu and memory."}'
+STRICT_SCHEMA_LIST = json.dumps(
+    {
+        "changes": [
+            {"field": "cpu", "value": 0.5},
+            {"field": "memory", "value": "512M"},
+            {"field": "storage", "value": [{"capacity": 10, "value": "/data"}]},
+        ],
+        "reply": "已调低。",
+        "questions": [],
+    },
+    ensure_ascii=False,
+)
 ONLY_IN_THINK = '<think>Use {"cpu": 2}.</think>Sorry, I cannot decide.'
 
 CORPUS = [
@@ -549,7 +561,21 @@ CORPUS = [
     pytest.param(SCALAR, Rejected("JSON string"), id="scalar-string"),
     pytest.param("42", Rejected("JSON number"), id="scalar-number"),
     pytest.param("null", Rejected("JSON null"), id="scalar-null"),
-    pytest.param(CHANGES_NOT_OBJECT, Rejected('"changes" was a JSON array'), id="changes-array"),
+    pytest.param(
+        CHANGES_NOT_OBJECT,
+        Rejected('"changes" was a list whose items are not {"field"'),
+        id="changes-list-of-names",
+    ),
+    pytest.param(
+        STRICT_SCHEMA_LIST,
+        ModelReply(
+            {"cpu": 0.5, "memory": "512M", "storage": [{"capacity": 10, "value": "/data"}]},
+            "已调低。",
+            [],
+            "wrapper",
+        ),
+        id="strict-schema-list-of-field-value",
+    ),
     pytest.param('{"changes": "bigger"}', Rejected("holds no JSON object"), id="changes-word"),
     pytest.param(ONLY_IN_THINK, Rejected("inside its <think>"), id="json-only-in-think"),
 ]
