@@ -1,6 +1,6 @@
 """The model call: one shared client per provider, the caller's key per request, the
-response-format ladder (strict json_schema → json_object → plain text, remembered per base URL),
-and the mapping of provider failures to API errors.
+response-format ladder (strict json_schema → json_object → plain text, remembered per base URL
+and model), and the mapping of provider failures to API errors.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ _RETRY_PAUSE_S = 0.25
 
 _clients: dict[str, OpenAI] = {}
 _clients_lock = threading.Lock()
-# base URL → index into MODES of the richest response format that provider accepted.
-_mode_by_base: dict[str, int] = {}
+# (base URL, model) → index into MODES of the richest response format it accepted.
+_mode_by_target: dict[tuple[str, str], int] = {}
 
 
 @dataclass
@@ -35,7 +35,6 @@ class Completion:
     text: str
     usage: Usage
     mode: str
-    finish_reason: str | None
 
 
 def client(base_url: str | None) -> OpenAI:
@@ -53,11 +52,11 @@ def client(base_url: str | None) -> OpenAI:
 
 def forget_formats() -> None:
     """Forget what each provider accepted (tests, or after a provider upgrade)."""
-    _mode_by_base.clear()
+    _mode_by_target.clear()
 
 
-def remembered_mode(base_url: str | None) -> str:
-    return MODES[_mode_by_base.get(base_url or DEFAULT_BASE_URL, 0)]
+def remembered_mode(base_url: str | None, model: str) -> str:
+    return MODES[_mode_by_target.get((base_url or DEFAULT_BASE_URL, model), 0)]
 
 
 def _response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -80,26 +79,50 @@ def complete(
     base_url: str | None,
     timeout_s: float,
     max_retries: int = 1,
+    deadline: float | None = None,
 ) -> Completion:
-    """Ask the model once (plus format fallbacks and bounded transport retries)."""
+    """Ask the model once, with format fallbacks and bounded transport retries. Each attempt
+    gets `timeout_s`, cut to what is left before `deadline` (a time.monotonic() value)."""
     base = base_url or DEFAULT_BASE_URL
-    per_request = client(base).with_options(api_key=api_key, timeout=timeout_s)
-    start = _mode_by_base.get(base, 0)
-    for index in range(start, len(MODES)):
-        mode = MODES[index]
+    per_request = client(base).with_options(api_key=api_key)
+    budget = _Budget(timeout_s, deadline)
+    start = _mode_by_target.get((base, model), 0)
+    for index in range(start, len(MODES) - 1):
         try:
-            completion = _call(per_request, messages, model, mode, schema, max_retries)
+            completion = _call(
+                per_request, messages, model, MODES[index], schema, max_retries, budget
+            )
         except _FormatRejected:
-            log.info("provider rejected response format", extra={"mode": mode})
+            log.info("provider rejected response format", extra={"mode": MODES[index]})
             continue
-        if index != start:
-            _mode_by_base[base] = index
+        _remember(base, model, index, start)
         return completion
-    raise ApiError(
-        "upstream_error",
-        f"The provider rejected the request for model {model!r} in every response format "
-        "(json_schema, json_object, text); check the model name and OPENAI_BASE_URL.",
-    )
+    completion = _call(per_request, messages, model, "text", schema, max_retries, budget)
+    _remember(base, model, len(MODES) - 1, start)
+    return completion
+
+
+def _remember(base: str, model: str, index: int, start: int) -> None:
+    if index != start:
+        _mode_by_target[(base, model)] = index
+
+
+@dataclass
+class _Budget:
+    timeout_s: float
+    deadline: float | None
+
+    def next_timeout(self) -> float:
+        """The timeout of the next attempt; none starts with less than a second left."""
+        if self.deadline is None:
+            return self.timeout_s
+        left = self.deadline - time.monotonic()
+        if left < 1:
+            raise ApiError(
+                "upstream_timeout",
+                "The model did not answer within this request's time budget; try again.",
+            )
+        return min(self.timeout_s, left)
 
 
 class _FormatRejected(Exception):
@@ -113,6 +136,7 @@ def _call(
     mode: str,
     schema: dict[str, Any],
     max_retries: int,
+    budget: _Budget,
 ) -> Completion:
     kwargs: dict[str, Any] = {"model": model, "messages": messages}
     response_format = _response_format(mode, schema)
@@ -122,8 +146,8 @@ def _call(
     attempt = 0
     while True:
         try:
-            response = client.chat.completions.create(**kwargs)
-            break
+            response = client.chat.completions.create(**kwargs, timeout=budget.next_timeout())
+            return _completion(response, mode)
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             if mode != "text":
                 raise _FormatRejected from exc
@@ -140,24 +164,47 @@ def _call(
             time.sleep(_RETRY_PAUSE_S)
         except openai.APIError as exc:
             raise _upstream_error(exc, model) from None
-    return _completion(response, mode)
+        except _NotACompletion:
+            raise ApiError(
+                "upstream_error",
+                "The provider answered with something that is not a chat completion; "
+                "check OPENAI_BASE_URL.",
+            ) from None
+
+
+class _NotACompletion(Exception):
+    pass
 
 
 def _completion(response: Any, mode: str) -> Completion:
-    choice = response.choices[0] if response.choices else None
-    text = (choice.message.content or "") if choice is not None else ""
-    usage = response.usage
-    return Completion(
-        text=text,
-        usage=Usage(
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            total_tokens=getattr(usage, "total_tokens", 0) or 0,
-            llm_calls=1,
-        ),
-        mode=mode,
-        finish_reason=choice.finish_reason if choice is not None else None,
-    )
+    """Our view of the SDK's answer; a 200 that is no completion (an HTML page from a proxy,
+    a bare string) raises _NotACompletion."""
+    try:
+        choices = response.choices
+        choice = choices[0] if choices else None
+        if choice is not None and choice.message is None:
+            raise TypeError("a choice without a message")
+        text = (choice.message.content if choice is not None else "") or ""
+        usage = response.usage
+        if not isinstance(text, str):
+            raise TypeError(type(text).__name__)
+        return Completion(
+            text=text,
+            usage=Usage(
+                prompt_tokens=_count(usage, "prompt_tokens"),
+                completion_tokens=_count(usage, "completion_tokens"),
+                total_tokens=_count(usage, "total_tokens"),
+                llm_calls=1,
+            ),
+            mode=mode,
+        )
+    except (AttributeError, TypeError, IndexError, KeyError) as exc:
+        raise _NotACompletion from exc
+
+
+def _count(usage: Any, name: str) -> int:
+    value = getattr(usage, name, 0) or 0
+    return value if isinstance(value, int) else 0
 
 
 def _upstream_error(exc: Exception, model: str) -> ApiError:

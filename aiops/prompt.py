@@ -148,7 +148,7 @@ def answer_schema(limits: Limits) -> dict[str, Any]:
     }
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -156,9 +156,9 @@ def history_messages(history: Sequence[Exchange]) -> list[dict[str, str]]:
     """Earlier turns, oldest first: what the user asked, and what was changed."""
     messages: list[dict[str, str]] = []
     for turn in history:
-        text = inert(_clip(turn.user_input, HISTORY_INPUT_CHARS))
+        text = inert(clip(turn.user_input, HISTORY_INPUT_CHARS))
         messages.append({"role": "user", "content": text})
-        answer = {"changes": turn.changes, "reply": _clip(turn.reply, HISTORY_REPLY_CHARS)}
+        answer = {"changes": turn.changes, "reply": clip(turn.reply, HISTORY_REPLY_CHARS)}
         messages.append({"role": "assistant", "content": _compact(answer)})
     return messages
 
@@ -225,6 +225,6 @@ def retry_messages(
     )
     return [
         *messages,
-        {"role": "assistant", "content": _clip(answer, 4000)},
+        {"role": "assistant", "content": clip(answer, 4000)},
         {"role": "user", "content": fix},
     ]

@@ -47,12 +47,23 @@ class Request:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
+# What the page's script may read of an answer besides the simple headers.
+EXPOSED_HEADERS = "Retry-After, X-Request-Id"
+
+
 def cors_headers(origin: str | None, settings: Settings) -> dict[str, str]:
     allowed = settings.cors_origins
     if "*" in allowed:
-        return {"Access-Control-Allow-Origin": "*"}
+        return {
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Expose-Headers": EXPOSED_HEADERS,
+        }
     if origin and origin in allowed:
-        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Expose-Headers": EXPOSED_HEADERS,
+            "Vary": "Origin",
+        }
     return {"Vary": "Origin"}
 
 
@@ -149,7 +160,7 @@ def generate(request: Request, settings: Settings, facts: dict[str, Any]) -> Res
         trace = generation.trace
         facts.update(
             model=trace.model,
-            llm_calls=trace.llm_calls,
+            llm_calls=trace.usage.llm_calls,
             usage=trace.usage.model_dump(exclude={"llm_calls"}),
             history_turns=trace.history_turns,
             history=trace.history_turns > 0,

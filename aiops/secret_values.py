@@ -23,6 +23,8 @@ GENERATED_LENGTH = 24
 STRONG_MIN_LENGTH = 12
 # Shorter values are not masked: they are too likely to occur in ordinary words.
 MASK_MIN_LENGTH = 6
+# Keys shorter than this are placeholders of local servers (`x`, `EMPTY`, `ollama`), no secret.
+KEY_MIN_LENGTH = 16
 _COMMON = frozenset(
     """password passwd pass secret changeme change_me admin administrator root toor test
     default letmein welcome qwerty abc123 123456 12345678 123456789 password1 passw0rd

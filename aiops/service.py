@@ -15,7 +15,16 @@ from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.reply import ModelReply, UnreadableReply, parse_reply
 from aiops.settings import Settings
-from aiops.store import Exchange, Store, StoreUnavailable, Turn, get_store, hash_key
+from aiops.store import (
+    Exchange,
+    Store,
+    StoreUnavailable,
+    Turn,
+    branch_history,
+    get_store,
+    hash_key,
+    lineage,
+)
 
 log = logging.getLogger("aiops.service")
 
@@ -46,7 +55,6 @@ class Trace:
     """Facts about one generation, for the request log (no user text, no key)."""
 
     model: str = ""
-    llm_calls: int = 0
     usage: Usage = field(default_factory=Usage)
     history_turns: int = 0
     retried: bool = False
@@ -123,19 +131,18 @@ def apply_reply(reply: ModelReply, base: dict[str, Any], limits: Limits) -> Outc
         form=merged.form,
         warnings=warnings + merged.warnings,
         errors=merged.errors,
-        reply=_clipped(reply.reply.strip(), REPLY_MAX_CHARS),
-        questions=[_clipped(q.strip(), QUESTION_MAX_CHARS) for q in reply.questions if q.strip()][
-            :QUESTIONS_MAX
-        ],
+        reply=prompt.clip(reply.reply.strip(), REPLY_MAX_CHARS),
+        questions=[
+            prompt.clip(q.strip(), QUESTION_MAX_CHARS) for q in reply.questions if q.strip()
+        ][:QUESTIONS_MAX],
     )
 
 
-def _clipped(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def without_key(value: Any, api_key: str) -> Any:
-    """`value` with every occurrence of the caller's key removed (a key pasted by mistake)."""
+    """`value` with every occurrence of the caller's key removed (a key pasted by mistake).
+    Short keys (`x`, `EMPTY`, `ollama` for local servers) are no secret, and too common a word."""
+    if len(api_key) < secret_values.KEY_MIN_LENGTH:
+        return value
     if isinstance(value, str):
         return value.replace(api_key, KEY_REMOVED)
     if isinstance(value, list | tuple):
@@ -167,7 +174,8 @@ class Generation:
         self.store = store
         self.limits = Limits.from_settings(settings)
         self.trace = Trace()
-        self.started = time.monotonic()
+        budget = settings.request_deadline_s
+        self.deadline = time.monotonic() + budget if budget is not None else None
         self.mask = secret_values.Mask(())
 
     def run(self) -> GenAnswer:
@@ -185,7 +193,10 @@ class Generation:
             outcome.form, current.form, request.user_input
         )
         warnings = current.warnings + outcome.warnings + generated + self.catalog_warnings(form)
-        changes = changed_fields(current.form, form)
+        # Against what the page sent (a field it did not send: against its default), so that
+        # a value the service normalised ("500Mi" → "512M") is a change too.
+        sent = {k: v for k, v in request.params.items() if k in FIELDS}
+        changes = changed_fields({**current.form, **sent}, form)
         reply = outcome.reply or default_reply(request.user_input, changes)
         turn = self.new_turn(parent, key_hash, current.form, form, changes, reply, model)
         warnings += self.saved(turn)  # 7. save, answer
@@ -213,9 +224,9 @@ class Generation:
         """Placeholders for every secret the conversation knows, and for the caller's key."""
         forms = [form] + ([parent.form_after] if parent else [])
         known = secret_values.known_secrets(forms, [turn.changes for turn in history])
-        if len(self.api_key) >= secret_values.MASK_MIN_LENGTH:
-            known = [*known, self.api_key]
-        return secret_values.Mask(sorted(set(known), key=len, reverse=True))
+        if len(self.api_key) >= secret_values.KEY_MIN_LENGTH:
+            known = sorted({*known, self.api_key}, key=len, reverse=True)
+        return secret_values.Mask(known)
 
     def messages(self, form: dict[str, Any], history: list[Exchange]) -> list[dict[str, str]]:
         text = self.request.user_input
@@ -249,6 +260,8 @@ class Generation:
 
     def key_warnings(self) -> list[Notice]:
         """A key pasted into the text or the form: hidden from the model and from the store."""
+        if len(self.api_key) < secret_values.KEY_MIN_LENGTH:
+            return []
         pasted = [
             name
             for name, value in (
@@ -274,11 +287,11 @@ class Generation:
             model=model,
             schema=prompt.answer_schema(self.limits),
             base_url=self.settings.openai_base_url,
-            timeout_s=self.call_timeout(),
+            timeout_s=self.settings.llm_timeout_s,
             max_retries=self.settings.llm_max_retries,
+            deadline=self.deadline,
         )
         self.trace.usage = self.trace.usage.add(completion.usage)
-        self.trace.llm_calls = self.trace.usage.llm_calls
         return completion
 
     def ask(self, messages: list[dict[str, str]], form: dict[str, Any], model: str) -> Outcome:
@@ -323,19 +336,6 @@ class Generation:
             )
         )
 
-    def call_timeout(self) -> float:
-        """One call's deadline: AIOPS_LLM_TIMEOUT_S, cut to what the request budget has left."""
-        timeout = self.settings.llm_timeout_s
-        if self.settings.request_deadline_s is None:
-            return timeout
-        left = self.settings.request_deadline_s - (time.monotonic() - self.started)
-        if left < 1:
-            raise ApiError(
-                "upstream_timeout",
-                "The model did not answer within this request's time budget; try again.",
-            )
-        return min(timeout, left)
-
     def read(self, text: str) -> ModelReply:
         """The model's answer, parsed, with masked secrets restored."""
         reply = parse_reply(text, FIELDS)
@@ -362,7 +362,6 @@ class Generation:
         reply: str,
         model: str,
     ) -> Turn:
-        cap = max(self.settings.history_turns, 1)
         before, after, changes, reply = without_key((before, after, changes, reply), self.api_key)
         user_input = without_key(self.request.user_input, self.api_key)
         exchange = Exchange(user_input[:_SAVED_INPUT_CHARS], changes, reply)
@@ -377,8 +376,6 @@ class Generation:
             reply=reply,
             model=model,
             usage=self.trace.usage.model_dump(),
-            history=[*(parent.history if parent else []), exchange][-cap:],
-            ancestors=[*(parent.ancestors if parent else []), *([parent.id] if parent else [])][
-                -cap:
-            ],
+            history=branch_history(parent, exchange),
+            ancestors=lineage(parent),
         )

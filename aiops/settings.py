@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+_MEMORY_CHOICE = re.compile(r"[1-9][0-9]*[MG]")
 CommaList = Annotated[list[str], NoDecode]
 CommaFloats = Annotated[list[float], NoDecode]
 
@@ -70,6 +72,17 @@ class Settings(BaseSettings):
         if not value or any(v <= 0 for v in value):
             raise ValueError("AIOPS_CPU_CHOICES needs positive numbers, e.g. 0.5,1,2")
         return sorted(set(value))
+
+    @field_validator("memory_choices")
+    @classmethod
+    def _memory_sizes(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _MEMORY_CHOICE.fullmatch(v)]
+        if not value or bad:
+            raise ValueError(
+                f"AIOPS_MEMORY_CHOICES needs sizes written like 512M or 1G (M = MiB, G = GiB); "
+                f"not {bad}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _default_model_is_allowed(self) -> Settings:

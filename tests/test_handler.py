@@ -193,6 +193,8 @@ def test_rate_limited_passes_retry_after_on(client: Any, model: Any) -> None:
     response = post(client, body())
     assert_error(response, 429, "rate_limited")
     assert response.headers["Retry-After"] == "17"
+    # ...and the page's script may read it.
+    assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
 
 
 def test_unreadable_model_output_twice(client: Any, model: Any) -> None:
@@ -326,3 +328,12 @@ def test_malformed_bodies_and_keys_are_400_not_500(
 ) -> None:
     assert_error(post(client, raw=raw), 400, "invalid_request", field)
     assert model.requests == []
+
+
+def test_changes_count_what_the_service_normalised_in_the_page_form(
+    client: Any, model: Any
+) -> None:
+    model.reply(json.dumps({"changes": {}, "reply": "Nothing to change.", "questions": []}))
+    params = {**FORM, "app_name": "My App", "memory": "500Mi", "container_port": "80"}
+    answer = post(client, body(params=params)).get_json()
+    assert answer["Changes"] == {"app_name": "my-app", "memory": "512M", "container_port": 80}

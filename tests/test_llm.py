@@ -5,6 +5,7 @@ ladder and its memory per base URL, usage, and error mapping.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from aiops import llm, prompt
 from aiops.api import ApiError
 from aiops.form import Limits
 from tests.fixtures.app import FAKE_KEY
+from tests.fixtures.model_server import Scripted
 
 SCHEMA = prompt.answer_schema(Limits())
 MESSAGES = [{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": "hi"}]
@@ -24,14 +26,17 @@ def _forget() -> None:
     llm.forget_formats()
 
 
-def ask(model: Any, base_url: str | None = None) -> llm.Completion:
+def ask(
+    model: Any, base_url: str | None = None, name: str = "gpt-4o-mini", **kwargs: Any
+) -> llm.Completion:
     return llm.complete(
         MESSAGES,
         api_key=FAKE_KEY,
-        model="gpt-4o-mini",
+        model=name,
         schema=SCHEMA,
         base_url=base_url or model.base_url,
-        timeout_s=5,
+        timeout_s=kwargs.pop("timeout_s", 5),
+        **kwargs,
     )
 
 
@@ -54,7 +59,7 @@ def test_rejected_json_schema_falls_back_to_json_object_and_is_remembered(model:
     model.reply(ANSWER, ANSWER)
     assert ask(model).mode == "json_object"
     assert formats(model) == ["json_schema", "json_object"]
-    assert llm.remembered_mode(model.base_url) == "json_object"
+    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == "json_object"
 
     assert ask(model).mode == "json_object"
     assert formats(model) == ["json_schema", "json_object", "json_object"]
@@ -65,7 +70,7 @@ def test_no_structured_output_at_all_falls_back_to_plain_text(model: Any) -> Non
     model.reply(ANSWER)
     assert ask(model).mode == "text"
     assert formats(model) == ["json_schema", "json_object", "text"]
-    assert llm.remembered_mode(model.base_url) == "text"
+    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == "text"
 
 
 def test_memory_is_per_base_url(model: Any) -> None:
@@ -76,7 +81,7 @@ def test_memory_is_per_base_url(model: Any) -> None:
     model.reject_formats = set()
     model.reply(ANSWER)
     assert ask(model, other).mode == "json_schema"
-    assert llm.remembered_mode(model.base_url) == "json_object"
+    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == "json_object"
 
 
 def test_every_format_rejected_is_an_upstream_error_and_remembers_nothing(model: Any) -> None:
@@ -84,7 +89,7 @@ def test_every_format_rejected_is_an_upstream_error_and_remembers_nothing(model:
     with pytest.raises(ApiError) as caught:
         ask(model)
     assert caught.value.code == "upstream_error"
-    assert llm.remembered_mode(model.base_url) == "json_schema"
+    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == "json_schema"
 
 
 def test_the_key_is_sent_per_request_and_never_in_errors(model: Any) -> None:
@@ -118,3 +123,35 @@ def test_provider_errors_map_to_api_errors(model: Any, status: int, code: str) -
     with pytest.raises(ApiError) as caught:
         ask(model)
     assert caught.value.code == code
+
+
+def test_memory_is_per_model(model: Any) -> None:
+    model.reject_formats = {"json_schema"}
+    model.reply(ANSWER)
+    ask(model, name="deepseek-chat")
+    model.reject_formats = set()
+    model.reply(ANSWER)
+    assert ask(model).mode == "json_schema"
+    assert llm.remembered_mode(model.base_url, "deepseek-chat") == "json_object"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"<html><body>Please log in</body></html>", b'"just a string"', b'{"choices": [{}]}', b""],
+    ids=["html-page", "string", "choice-without-message", "empty"],
+)
+def test_a_200_that_is_no_completion_is_an_upstream_error(model: Any, raw: bytes) -> None:
+    model.reply(Scripted(raw=raw))
+    with pytest.raises(ApiError) as caught:
+        ask(model)
+    assert caught.value.code == "upstream_error"
+
+
+def test_the_deadline_bounds_every_attempt_and_retry(model: Any) -> None:
+    model.reply(Scripted(content=ANSWER, delay_s=0.6), Scripted(content=ANSWER, delay_s=0.6))
+    model.script[0] = Scripted(status=503, error={"message": "busy"}, delay_s=0.6)
+    started = time.monotonic()
+    with pytest.raises(ApiError) as caught:
+        ask(model, timeout_s=5, max_retries=3, deadline=time.monotonic() + 1.2)
+    assert caught.value.code == "upstream_timeout"
+    assert time.monotonic() - started < 5  # a bound against ignoring the deadline, not a speed test
