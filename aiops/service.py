@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 import uuid
@@ -25,8 +24,6 @@ from aiops.store import (
     hash_key,
     lineage,
 )
-
-log = logging.getLogger("aiops.service")
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # Kept in a saved turn, so that a history never carries whole pasted documents.
@@ -230,7 +227,10 @@ class Generation:
 
     def messages(self, form: dict[str, Any], history: list[Exchange]) -> list[dict[str, str]]:
         text = self.request.user_input
-        entries = catalog.get_catalog().match(text, form.get("image_name"))
+        # Images the request names; else the form's current image (an edit of that app). A
+        # request naming another image replaces the current one, whose facts would be noise.
+        known = catalog.get_catalog()
+        entries = known.match(text) or known.match("", form.get("image_name"))
         return prompt.build_messages(
             limits=self.limits,
             form=form,
