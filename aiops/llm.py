@@ -21,7 +21,7 @@ log = logging.getLogger("aiops.llm")
 MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Placeholder for the shared client: every request replaces it with the caller's own key.
-_PLACEHOLDER_KEY = "sk-placeholder-replaced-per-request"
+_PLACEHOLDER_KEY = "sk-fake-placeholder-replaced-per-request"
 _RETRY_PAUSE_S = 0.25
 
 _clients: dict[str, OpenAI] = {}

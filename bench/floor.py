@@ -52,7 +52,7 @@ def _prompt_template() -> tuple[str, dict[str, Any] | None]:
 
 
 _SYSTEM, _RESPONSE_FORMAT = _prompt_template()
-_llm = OpenAI(api_key="sk-placeholder", base_url=_settings["base_url"], max_retries=0, timeout=30)
+_llm = OpenAI(api_key="sk-fake", base_url=_settings["base_url"], max_retries=0, timeout=30)
 _mongo: MongoClient = MongoClient(
     _settings["uri"], tz_aware=True, connect=False, serverSelectionTimeoutMS=2000, timeoutMS=3000
 )

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BENCH_KEY = "sk-bench-aiops-0000000000000000"
+BENCH_KEY = "sk-test-bench-aiops-000000000000"
 START_TIMEOUT_S = 60.0
 
 

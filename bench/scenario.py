@@ -13,18 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import BENCH_KEY, ROOT
+from tests.fixtures.app import START_FORM
 
 EXAMPLES_PATH = ROOT / "tests" / "data" / "original_examples.json"
 
-STARTING_FORM: dict[str, Any] = {
-    "app_name": "hello-world",
-    "image_name": "nginx",
-    "instance": 1,
-    "cpu": 1,
-    "memory": "64M",
-    "container_port": 80,
-    "public_access": False,
-}
+STARTING_FORM: dict[str, Any] = START_FORM
 
 MYSQL_ENV = [{"name": "MYSQL_ROOT_PASSWORD", "value": "Zq8vR2mX7tLw4pKc9yBn"}]
 
