@@ -149,6 +149,11 @@ def without_key(value: Any, api_key: str) -> Any:
     return value
 
 
+def _top_field(name: str) -> str:
+    """`environment.X` → `environment`, `storage[1].value` → `storage`."""
+    return re.split(r"[.\[]", name, maxsplit=1)[0]
+
+
 def _dedupe(notices: list[Notice]) -> list[Notice]:
     return list(dict.fromkeys(notices))
 
@@ -326,10 +331,12 @@ class Generation:
             fixed = apply_reply(self.read(second.text), outcome.form, self.limits)
         except UnreadableReply:
             return self.settle(outcome)
+        redone = set(changed_fields(outcome.form, fixed.form))
+        still_true = [w for w in outcome.warnings if _top_field(w.field) not in redone]
         return self.settle(
             Outcome(
                 form=fixed.form,
-                warnings=outcome.warnings + fixed.warnings,
+                warnings=still_true + fixed.warnings,
                 errors=fixed.errors,
                 reply=fixed.reply or outcome.reply,
                 questions=list(dict.fromkeys(outcome.questions + fixed.questions)),

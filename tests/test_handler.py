@@ -337,3 +337,14 @@ def test_changes_count_what_the_service_normalised_in_the_page_form(
     params = {**FORM, "app_name": "My App", "memory": "500Mi", "container_port": "80"}
     answer = post(client, body(params=params)).get_json()
     assert answer["Changes"] == {"app_name": "my-app", "memory": "512M", "container_port": 80}
+
+
+def test_warnings_of_a_value_the_re_ask_replaced_are_dropped(client: Any, model: Any) -> None:
+    model.reply(
+        json.dumps({"changes": {"cpu": 0.3, "container_port": 0}}),  # cpu snapped, port invalid
+        json.dumps({"changes": {"cpu": 1, "container_port": 8080}}),
+    )
+    answer = post(client, body()).get_json()
+    form = json.loads(answer["GenParamsStr"])
+    assert (form["cpu"], form["container_port"]) == (1, 8080)
+    assert "cpu" not in {w["field"] for w in answer["Warnings"]}
