@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from aiops.form import Notice
+from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Notice, memory_mib
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
@@ -47,8 +47,8 @@ CATEGORIES: dict[str, str] = {
     "tools": "database admin UIs, IDEs and configuration centres",
 }
 
-_MOUNT_PATH = r"^/[0-9a-zA-Z_/][0-9a-zA-Z_/.-]*[0-9a-zA-Z_/]$"
-_ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+_MOUNT_PATH = rf"^{MOUNT_PATH_PATTERN}$"
+_ENV_NAME = rf"^{ENV_NAME_PATTERN}$"
 # Characters that may separate the words of a name: "open webui", "open-webui", "wiki.js".
 _SEPARATORS = " ._-"
 _GAP = "\x00"  # stands for a separator in a name's spelling; no name contains it
@@ -495,9 +495,10 @@ def _env_fact(var: EnvVar) -> str:
 
 
 def check_form(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
-    """Warnings where the form disagrees with the entry: port, data paths, required variables,
-    memory, public access on a plain-TCP port. Checks that depend on the image's own variable
-    names and paths run only when the form uses the entry's image, not another publisher's."""
+    """Warnings where the normalised form (aiops.form.normalise) disagrees with the entry: port,
+    data paths, required variables, memory, public access on a plain-TCP port. Checks that
+    depend on the image's own variable names and paths run only when the form uses the entry's
+    image, not another publisher's."""
     own_image = image_repository(str(form.get("image_name") or entry.image)) == image_repository(
         entry.image
     )
@@ -560,8 +561,8 @@ def _env_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
 
 
 def _memory_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
-    have = _mebibytes(form.get("memory"))
-    need = _mebibytes(entry.min_memory)
+    have = memory_mib(form.get("memory") or "")
+    need = memory_mib(entry.min_memory)
     if have is None or need is None or have >= need:
         return []
     return [
@@ -576,7 +577,7 @@ def _memory_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
 def _public_access_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
     port = _port_of(form)
     spoken = next((p for p in entry.ports if p.number == port), None)
-    if not _is_true(form.get("public_access")) or spoken is None or spoken.http:
+    if form.get("public_access") is not True or spoken is None or spoken.http:
         return []
     return [
         Notice(
@@ -588,42 +589,15 @@ def _public_access_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice
 
 
 def _port_of(form: Mapping[str, Any]) -> int | None:
-    value = form.get("container_port")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _is_true(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "yes", "1", "是"}
-    return value is True or value == 1
+    return form.get("container_port")
 
 
 def _environment(form: Mapping[str, Any]) -> dict[str, str]:
-    value = form.get("environment")
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    if not isinstance(value, list):
-        return {}
-    return {
-        str(item["name"]): str(item.get("value", ""))
-        for item in value
-        if isinstance(item, Mapping) and item.get("name")
-    }
+    return {item["name"]: item["value"] for item in form.get("environment") or []}
 
 
 def _storage_paths(form: Mapping[str, Any]) -> list[str]:
-    items = form.get("storage")
-    if not isinstance(items, list):
-        return []
-    keys = ("value", "path", "mount_path", "mountPath")
-    paths = (next((i[k] for k in keys if i.get(k)), "") for i in items if isinstance(i, Mapping))
-    return [str(p) for p in paths if p]
+    return [item["value"] for item in form.get("storage") or []]
 
 
 def _covers(mount: str, data_path: str) -> bool:
@@ -637,17 +611,6 @@ def _configured_elsewhere(form: Mapping[str, Any], port: str) -> bool:
     texts = [str(form.get("command") or ""), str(form.get("parameters") or "")]
     texts += _environment(form).values()
     return any(re.search(rf"(?<!\d){port}(?!\d)", text) for text in texts)
-
-
-_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*(m|mi|mb|g|gi|gb)?", re.IGNORECASE)
-
-
-def _mebibytes(value: Any) -> float | None:
-    match = _MEMORY.fullmatch(str(value).strip()) if value is not None else None
-    if not match:
-        return None
-    number, unit = float(match.group(1)), (match.group(2) or "m").lower()
-    return number * 1024 if unit.startswith("g") else number
 
 
 def _is_json_argv(text: str) -> bool:

@@ -651,6 +651,11 @@ def _memory_choices(limits: Limits) -> list[tuple[float, str]]:
     return sorted((size, label) for size, label in sized if size is not None and size > 0)
 
 
+def memory_mib(label: str) -> float | None:
+    """The size in MiB of a memory value such as `512M` or `1G` (None if unreadable)."""
+    return _mebibytes(label, bare_unit="m")
+
+
 def _mebibytes(value: Any, bare_unit: str) -> float | None:
     """A size in MiB from a number (in `bare_unit`) or text (`512Mi`, `1.5G`, `1GB`), else None."""
     number = _real(value)
@@ -743,7 +748,8 @@ def _within_text_limit(text: str, limits: Limits, what: str, where: str = "") ->
 
 # --- environment -----------------------------------------------------------------------------
 
-_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+ENV_NAME_PATTERN = r"[-._a-zA-Z][-._a-zA-Z0-9]*"
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
 _ENV_NAME_RULE = 'use letters, digits, "-", "_" and ".", not starting with a digit'
 _ENV_SHAPE = 'use a list of {"name", "value"}, an object {"NAME": "value"} or "NAME=value" lines'
 
@@ -839,7 +845,8 @@ def _first(item: Mapping[str, Any], keys: Iterable[str]) -> Any:
 
 # --- configmap and storage -------------------------------------------------------------------
 
-_MOUNT_PATH = re.compile(r"/[0-9a-zA-Z_/][0-9a-zA-Z_/.-]*[0-9a-zA-Z_/]")
+MOUNT_PATH_PATTERN = r"/[0-9a-zA-Z_/][0-9a-zA-Z_/.-]*[0-9a-zA-Z_/]"
+_MOUNT_PATH = re.compile(MOUNT_PATH_PATTERN)
 _MOUNT_PATH_RULE = 'use an absolute path of letters, digits, "_", "/", "." and "-", e.g. "/data"'
 
 

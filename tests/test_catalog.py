@@ -26,6 +26,7 @@ from aiops.catalog import (
     image_repository,
     image_tag,
 )
+from aiops.form import normalise
 from aiops.secret_values import is_secret_name
 from aiops.settings import Settings
 
@@ -451,7 +452,8 @@ def test_another_publishers_image_skips_name_and_path_checks() -> None:
     assert fields(check_form(form | {"storage": []}, postgres)) == ["storage"]
 
 
-def test_loose_values_from_the_page_are_understood() -> None:
+def test_loose_values_from_the_page_are_checked_once_normalised() -> None:
+    # The service checks the form it answers with: normalised, so loose spellings are read.
     redis = entry("redis")
     form = agreeing_form(redis) | {
         "container_port": "80",
@@ -459,9 +461,9 @@ def test_loose_values_from_the_page_are_understood() -> None:
         "memory": "128Mi",
         "storage": [{"capacity": "1", "mountPath": "/data"}],
     }
-    assert fields(check_form(form, redis)) == ["container_port", "memory"]
+    assert fields(check_form(normalise(form).form, redis)) == ["container_port", "memory"]
     form |= {"container_port": "6379"}
-    assert fields(check_form(form, redis)) == ["memory", "public_access"]
+    assert fields(check_form(normalise(form).form, redis)) == ["memory", "public_access"]
 
 
 # --- loading and speed --------------------------------------------------------------------------
