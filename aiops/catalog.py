@@ -21,12 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Notice, memory_mib
+from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Limits, Notice, memory_mib
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
 # The form's default memory choices (SPEC §2): an entry's minimum is one of them.
-MEMORY_CHOICES: tuple[str, ...] = ("64M", "128M", "256M", "512M", "1G", "2G", "4G", "8G", "16G")
+MEMORY_CHOICES: tuple[str, ...] = Limits.memory_choices  # the form's default choices
 
 CATEGORIES: dict[str, str] = {
     "database": "relational, document, time-series, graph and vector databases",

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from aiops.form import Limits
+
 _MEMORY_CHOICE = re.compile(r"[1-9][0-9]*[MG]")
 CommaList = Annotated[list[str], NoDecode]
 CommaFloats = Annotated[list[float], NoDecode]
@@ -46,13 +48,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
     max_input_chars: int = Field(default=8000, ge=1, le=100_000)
 
-    cpu_choices: CommaFloats = Field(default_factory=lambda: [0.1, 0.2, 0.5, 1, 2, 3, 4, 8])
-    memory_choices: CommaList = Field(
-        default_factory=lambda: ["64M", "128M", "256M", "512M", "1G", "2G", "4G", "8G", "16G"]
-    )
-    max_instances: int = Field(default=20, ge=1, le=1000)
-    max_storage_gi: int = Field(default=20, ge=1, le=100_000)
-    app_name_max: int = Field(default=25, ge=1, le=63)
+    # The platform's form limits; their defaults are the form's own (aiops.form.Limits).
+    cpu_choices: CommaFloats = Field(default_factory=lambda: list(Limits.cpu_choices))
+    memory_choices: CommaList = Field(default_factory=lambda: list(Limits.memory_choices))
+    max_instances: int = Field(default=Limits.max_instances, ge=1, le=1000)
+    max_storage_gi: int = Field(default=Limits.max_storage_gi, ge=1, le=100_000)
+    app_name_max: int = Field(default=Limits.app_name_max, ge=1, le=63)
 
     @field_validator(
         "allowed_models", "cors_origins", "cpu_choices", "memory_choices", mode="before"

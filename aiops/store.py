@@ -491,14 +491,7 @@ def get_store(settings: Settings | None = None) -> Store:
         settings = get_settings()
     uri = settings.mongodb_uri or None
     key = (uri, settings.mongodb_db if uri else "")
-    store = _stores.get(key)
-    if store is not None:
-        return store
-    with _registry_lock:
-        store = _stores.get(key)
-        if store is None:
-            store = _stores[key] = new_store(settings)
-        return store
+    return _once(_stores, key, lambda: new_store(settings))
 
 
 def new_store(settings: Settings) -> Store:
@@ -513,14 +506,18 @@ def new_store(settings: Settings) -> Store:
 
 def shared_client(uri: str) -> MongoClient:
     """The one MongoClient of this process for `uri`, shared by every request and thread."""
-    client = _clients.get(uri)
-    if client is not None:
-        return client
+    return _once(_clients, uri, lambda: new_client(uri))
+
+
+def _once(registry: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
+    """`registry[key]`, made by `make` the first time only, even when threads race for it."""
+    found = registry.get(key)
+    if found is not None:
+        return found
     with _registry_lock:
-        client = _clients.get(uri)
-        if client is None:
-            client = _clients[uri] = new_client(uri)
-        return client
+        if key not in registry:
+            registry[key] = make()
+        return registry[key]
 
 
 def reset_store() -> None:
