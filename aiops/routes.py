@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aiops import logs
+from aiops import logs, page
 from aiops.api import ApiError, GenRequest
 from aiops.service import Generation
 from aiops.settings import Settings, get_settings
@@ -169,6 +169,30 @@ def generate(request: Request, settings: Settings, facts: dict[str, Any]) -> Res
     return json_response(200, answer.model_dump(mode="json"))
 
 
+def page_response(path: str) -> Response:
+    """The reference page or its client (README "The reference page")."""
+    asset = page.asset(path)
+    if asset is None:
+        raise ApiError(
+            "not_found", f"{path!r} is not part of this deployment (examples/ was not shipped)."
+        )
+    return Response(200, asset.body, dict(asset.headers))
+
+
+def not_allowed(method: str, path: str) -> ApiError:
+    if path == "/aiops-client.js":
+        return ApiError(
+            "method_not_allowed",
+            f"{method} is not allowed on {path}; use GET.",
+            allow="GET, HEAD, OPTIONS",
+        )
+    return ApiError(
+        "method_not_allowed",
+        f"{method} is not allowed; POST a JSON body to /gen.",
+        allow="GET, HEAD, POST, OPTIONS" if path == "/" else "POST, OPTIONS",
+    )
+
+
 def route(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
     method, path = request.method.upper(), request.path.rstrip("/") or "/"
     if method == "OPTIONS":
@@ -188,12 +212,10 @@ def route(request: Request, settings: Settings, facts: dict[str, Any]) -> Respon
             f"{method} is not allowed on /healthz; use GET.",
             allow="GET, HEAD, OPTIONS",
         )
-    if method != "POST":
-        raise ApiError(
-            "method_not_allowed",
-            f"{method} is not allowed; POST a JSON body to /gen.",
-            allow="POST, OPTIONS",
-        )
+    if path in page.PATHS and method in ("GET", "HEAD"):
+        return page_response(path)
+    if method != "POST" or path == "/aiops-client.js":
+        raise not_allowed(method, path)
     if path not in GEN_PATHS:
         raise ApiError("not_found", f"No such endpoint {path!r}; POST to /gen.")
     return generate(request, settings, facts)

@@ -191,7 +191,7 @@ def test_a_body_at_the_limit_is_read(scripted: ScriptedModel) -> None:
     [
         ("$default", "/healthz", 200),
         ("prod", "/prod/healthz", 200),
-        ("prod", "/prod", 405),  # the stage's root is `/`: the function, which takes POST
+        ("prod", "/prod", 200),  # the stage's root is `/`: the reference page
         ("healthz", "/healthz/healthz", 200),
         ("prod", "/healthz", 200),  # a custom domain mapping drops the stage from rawPath
     ],

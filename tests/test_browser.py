@@ -1,0 +1,405 @@
+"""The reference page (examples/) in a real browser: Debian's Chromium driven by Playwright.
+
+The page is served from one loopback origin and the service (the real functions-framework
+server, the scripted model behind it) from another, so the browser really sends the CORS
+preflight; a third origin, not in AIOPS_CORS_ORIGINS, is refused by the browser. The service's
+own copy of the page (GET /) is driven too. A screenshot of each state is saved under
+test-artifacts/browser/ (or $AIOPS_TEST_ARTIFACTS/browser/), which git ignores.
+
+Chromium missing is a failure, not a skip, as with every other tool the tests need:
+`apt-get install chromium fonts-wqy-microhei` (.ci/run does it when /usr/bin/chromium is
+missing); `AIOPS_CHROMIUM` names another Chromium binary.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Request, sync_playwright
+
+from tests.fixtures.app import FAKE_KEY, ROOT, LiveServer, start_live_server
+from tests.fixtures.model_server import ScriptedModel
+
+# Debian's Chromium; AIOPS_CHROMIUM names another build (e.g. Playwright's own, where reachable).
+CHROMIUM = os.environ.get("AIOPS_CHROMIUM") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(os.environ.get("AIOPS_TEST_ARTIFACTS") or ROOT / "test-artifacts") / "browser"
+EXAMPLES = {
+    e["name"]: e
+    for e in json.loads((ROOT / "tests" / "data" / "original_examples.json").read_text())[
+        "examples"
+    ]
+}
+MEMORY_2G = json.dumps(
+    {
+        "changes": [{"field": "memory", "value": "2G"}],
+        "reply": "已将内存调到 2G。",
+        "questions": [],
+    },
+    ensure_ascii=False,
+)
+RENAME = json.dumps(
+    {
+        "changes": [{"field": "app_name", "value": "orders-db"}],
+        "reply": "已将应用名称改为 orders-db。",
+        "questions": ["数据库需要开放公网访问吗？"],
+    },
+    ensure_ascii=False,
+)
+# What the page shows before any generation (its fields' initial values).
+PAGE_START_FORM = {
+    "app_name": "hello-world",
+    "image_name": "nginx",
+    "instance": 1,
+    "cpu": 1,
+    "memory": "64M",
+    "container_port": 80,
+    "public_access": False,
+    "command": "",
+    "parameters": "",
+    "environment": [],
+    "configmap": [],
+    "storage": [],
+}
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@functools.cache
+def _examples_handler() -> Any:
+    return functools.partial(_QuietFiles, directory=str(ROOT / "examples"))
+
+
+@pytest.fixture(scope="module")
+def page_origins() -> Iterator[tuple[str, str]]:
+    """Two static file servers of examples/: the allowed origin and one the service refuses."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _examples_handler()) for _ in range(2)]
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    allowed, refused = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+    yield allowed, refused
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def service(
+    _model_server: ScriptedModel,
+    page_origins: tuple[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveServer]:
+    """The real server, allowing only the first page origin."""
+    env = {"OPENAI_BASE_URL": _model_server.base_url, "AIOPS_CORS_ORIGINS": page_origins[0]}
+    server = start_live_server(env, tmp_path_factory.mktemp("browser") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install it with `apt-get install chromium fonts-wqy-microhei`"
+            " (.ci/run does this)"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    problems: list[str] = []
+    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    yield tab
+    context.close()
+    assert problems == []
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def open_page(tab: Page, url: str) -> None:
+    tab.goto(url)
+    tab.wait_for_selector("body[data-ai-ready=true]")
+
+
+def shot(tab: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def generate(tab: Page, text: str) -> tuple[Request, Any]:
+    """Type `text`, click "AI 生成", wait until the page has shown the answer; the POST the page
+    sent and the answer's JSON (None when no answer could be read)."""
+    tab.fill("#ai-input", text)
+    with tab.expect_request(lambda r: r.url.endswith("/gen") and r.method == "POST") as sent:
+        tab.click("#ai-generate")
+    tab.wait_for_selector("body[data-ai-state=done], body[data-ai-state=error]")
+    request = sent.value
+    response = request.response()
+    return request, response.json() if response is not None else None
+
+
+def value(tab: Page, selector: str) -> str:
+    return tab.input_value(selector)
+
+
+def rows(tab: Page, name: str) -> list[dict[str, str]]:
+    return tab.eval_on_selector_all(
+        f"[name={name}] [data-item]",
+        """rows => rows.map(row => Object.fromEntries(
+            [...row.querySelectorAll('[data-key]')].map(el => [el.dataset.key, el.value])))""",
+    )
+
+
+def changed(tab: Page) -> set[str]:
+    return set(tab.eval_on_selector_all("#ai-form [data-changed]", "els => els.map(el => el.name)"))
+
+
+def texts(tab: Page, selector: str) -> list[str]:
+    return [text.strip() for text in tab.locator(selector).all_inner_texts()]
+
+
+def logged(server: LiveServer) -> list[dict[str, Any]]:
+    """The service's request log lines."""
+    lines = []
+    for line in server.output().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("message") == "request":
+                lines.append(entry)
+    return lines
+
+
+def key_kept_nowhere(tab: Page) -> None:
+    """The key is in no storage, cookie or URL of the page."""
+    storage = tab.evaluate(
+        "() => [location.href, document.cookie, JSON.stringify(localStorage),"
+        " JSON.stringify(sessionStorage)]"
+    )
+    assert all(FAKE_KEY not in part for part in storage), storage
+    assert storage[1:] == ["", "{}", "{}"]
+
+
+# --- the scenario ----------------------------------------------------------------------------
+
+
+def test_a_conversation_from_another_origin(
+    page: Page, service: LiveServer, model: ScriptedModel, page_origins: tuple[str, str]
+) -> None:
+    allowed, _ = page_origins
+    open_page(page, f"{allowed}/index.html?api={service.url}")
+    assert page.inner_text("#ai-service") == f"{service.url}/gen"
+    shot(page, "01-start")
+    page.fill("#ai-key", FAKE_KEY)
+
+    # Turn 1: a new conversation.
+    before = len(logged(service))
+    model.reply(EXAMPLES["simple_deploy"]["raw_model_output"])
+    request, answer = generate(page, "请帮我部署一个mysql")
+    assert page.get_attribute("body", "data-ai-state") == "done", page.inner_text("#ai-error")
+
+    sent = request.post_data_json
+    assert sent == {"user_input": "请帮我部署一个mysql", "params": PAGE_START_FORM}
+    assert request.headers["authorization"] == f"Bearer {FAKE_KEY}"
+    # The browser asked first (preflight), and the service allowed exactly this origin.
+    calls = [(e["method"], e["path"], e["status"]) for e in logged(service)[before:]]
+    assert calls == [("OPTIONS", "/gen", 204), ("POST", "/gen", 200)]
+    assert request.response().headers["access-control-allow-origin"] == allowed
+
+    assert value(page, "[name=image_name]") == "mysql"
+    assert value(page, "[name=container_port]") == "3306"
+    assert value(page, "[name=memory]") == "1G"
+    assert rows(page, "storage") == [{"capacity": "10", "value": "/var/lib/mysql"}]
+    form = json.loads(answer["GenParamsStr"])
+    assert rows(page, "environment") == form["environment"]
+    assert form["environment"][0]["name"] == "MYSQL_ROOT_PASSWORD"
+    assert changed(page) == set(answer["Changes"]) >= {"image_name", "container_port", "storage"}
+    assert page.inner_text("#ai-reply") == answer["Reply"] != ""
+    warnings = page.locator("#ai-warnings li")
+    assert warnings.count() == len(answer["Warnings"]) > 0
+    for index, warning in enumerate(answer["Warnings"]):
+        shown = warnings.nth(index)
+        assert shown.get_attribute("data-field") == warning["field"]
+        assert warning["message"] in shown.inner_text()
+        if warning.get("code"):
+            assert shown.get_attribute("data-code") == warning["code"]
+            assert warning["code"] in shown.inner_text()
+    assert texts(page, "#ai-questions li") == answer["Questions"] == []
+    first_id = answer["MessageId"]
+    assert page.get_attribute("#ai-conversation", "data-message-id") == first_id
+    assert page.input_value("#ai-input") == ""
+    key_kept_nowhere(page)
+    shot(page, "02-mysql")
+
+    # Turn 2: continues the same conversation with the form the page now shows.
+    model.reply(MEMORY_2G)
+    request, answer = generate(page, "把内存调到2G")
+    sent = request.post_data_json
+    assert sent["parent_message_id"] == first_id
+    assert sent["params"] == form  # what the page shows: the first answer
+    history = json.dumps(model.completions[-1]["messages"], ensure_ascii=False)
+    assert "请帮我部署一个mysql" in history  # the service loaded the first turn
+    assert value(page, "[name=memory]") == "2G"
+    assert value(page, "[name=image_name]") == "mysql"
+    assert changed(page) == {"memory"}
+    assert page.inner_text("#ai-reply") == "已将内存调到 2G。"
+    second_id = answer["MessageId"]
+    assert second_id != first_id
+    assert page.get_attribute("#ai-conversation", "data-message-id") == second_id
+    shot(page, "03-memory-2g")
+
+    # Reset: the conversation is forgotten, the form stays as it is.
+    page.click("#ai-reset")
+    assert page.get_attribute("#ai-conversation", "data-message-id") == ""
+    assert page.inner_text("#ai-reply") == ""
+    assert page.locator("#ai-warnings li").count() == 0
+    assert changed(page) == set()
+    assert value(page, "[name=memory]") == "2G"
+    shot(page, "04-reset")
+
+    model.reply(RENAME)
+    request, answer = generate(page, "应用名称改成 orders-db")
+    assert "parent_message_id" not in request.post_data_json
+    history = json.dumps(model.completions[-1]["messages"], ensure_ascii=False)
+    assert "请帮我部署一个mysql" not in history and "把内存调到2G" not in history
+    assert value(page, "[name=app_name]") == "orders-db"
+    assert texts(page, "#ai-questions li") == ["数据库需要开放公网访问吗？"]
+    assert page.get_attribute("#ai-conversation", "data-message-id") == answer["MessageId"]
+    key_kept_nowhere(page)
+    shot(page, "05-new-conversation")
+
+
+def test_errors_are_shown_by_code(
+    page: Page, service: LiveServer, model: ScriptedModel, page_origins: tuple[str, str]
+) -> None:
+    open_page(page, f"{page_origins[0]}/index.html?api={service.url}")
+
+    # No key: the service answers missing_token without asking the model.
+    _, answer = generate(page, "请帮我部署一个mysql")
+    assert page.get_attribute("#ai-error", "data-code") == "missing_token" == answer["code"]
+    assert model.requests == []
+
+    # The provider refuses the key.
+    page.fill("#ai-key", FAKE_KEY)
+    model.fail(401, f"Incorrect API key provided: {FAKE_KEY}")
+    _, answer = generate(page, "请帮我部署一个mysql")
+    assert answer["code"] == "invalid_token"
+    assert page.get_attribute("body", "data-ai-state") == "error"
+    error = page.locator("#ai-error")
+    assert error.is_visible()
+    assert error.get_attribute("data-code") == "invalid_token"
+    assert "invalid_token" in error.inner_text()
+    assert answer["error"] in error.inner_text()
+    assert page.get_attribute("#ai-key", "aria-invalid") == "true"
+    assert FAKE_KEY not in page.content().replace(f'value="{FAKE_KEY}"', "")
+    # The form was left as it was.
+    assert value(page, "[name=image_name]") == "nginx"
+    shot(page, "06-invalid-token")
+
+    # Rate limited: the page says when to try again (Retry-After, exposed by CORS).
+    model.fail(429, "Rate limit reached", headers={"Retry-After": "17"})
+    generate(page, "请帮我部署一个mysql")
+    assert error.get_attribute("data-code") == "rate_limited"
+    assert "17 秒" in error.inner_text()
+    assert page.get_attribute("#ai-key", "aria-invalid") is None
+
+
+def test_an_origin_not_allowed_is_refused_by_the_browser(
+    page: Page, service: LiveServer, model: ScriptedModel, page_origins: tuple[str, str]
+) -> None:
+    _, refused = page_origins
+    open_page(page, f"{refused}/index.html?api={service.url}")
+    page.fill("#ai-key", FAKE_KEY)
+    before = len(logged(service))
+    page.fill("#ai-input", "请帮我部署一个mysql")
+    with page.expect_event("requestfailed"):
+        page.click("#ai-generate")
+    page.wait_for_selector("body[data-ai-state=error]")
+
+    assert page.get_attribute("#ai-error", "data-code") == "network_error"
+    assert "AIOPS_CORS_ORIGINS" in page.inner_text("#ai-error")
+    # The browser sent the preflight, saw no Access-Control-Allow-Origin, and never POSTed.
+    calls = [(e["method"], e["path"]) for e in logged(service)[before:]]
+    assert calls == [("OPTIONS", "/gen")]
+    assert model.requests == []
+    assert value(page, "[name=image_name]") == "nginx"
+    shot(page, "07-origin-refused")
+
+
+def test_the_service_serves_the_page_itself(
+    page: Page, service: LiveServer, model: ScriptedModel
+) -> None:
+    open_page(page, f"{service.url}/")
+    assert page.inner_text("#ai-service") == f"{service.url}/gen"
+    page.fill("#ai-key", FAKE_KEY)
+    model.reply(EXAMPLES["simple_deploy"]["raw_model_output"])
+    before = len(logged(service))
+    _, answer = generate(page, "请帮我部署一个mysql")
+    assert page.get_attribute("body", "data-ai-state") == "done", page.inner_text("#ai-error")
+    assert value(page, "[name=image_name]") == json.loads(answer["GenParamsStr"])["image_name"]
+    assert value(page, "[name=image_name]") == "mysql"
+    # Same origin: no preflight.
+    calls = [(e["method"], e["path"]) for e in logged(service)[before:]]
+    assert calls == [("POST", "/gen")]
+    shot(page, "08-served-by-the-service")
+
+
+def test_the_services_copy_sends_the_key_only_to_its_own_service(
+    browser: Browser, service: LiveServer, model: ScriptedModel, page_origins: tuple[str, str]
+) -> None:
+    """A link to the service's page with ?api= elsewhere cannot make it send the key there."""
+    context = browser.new_context()
+    tab = context.new_page()
+    blocked: list[str] = []
+    tab.on("console", lambda message: blocked.append(message.text))
+    try:
+        elsewhere = page_origins[0]
+        open_page(tab, f"{service.url}/?api={elsewhere}")
+        tab.fill("#ai-key", FAKE_KEY)
+        tab.fill("#ai-input", "请帮我部署一个mysql")
+        tab.click("#ai-generate")
+        tab.wait_for_selector("body[data-ai-state=error]")
+        assert tab.get_attribute("#ai-error", "data-code") == "network_error"
+        assert any("Content Security Policy" in text and "connect-src" in text for text in blocked)
+        assert model.requests == []
+    finally:
+        context.close()
