@@ -86,6 +86,7 @@ export async function generate({
   const headers = { "Content-Type": "application/json" };
   if (key) headers.Authorization = `Bearer ${key}`;
 
+  if (signal?.aborted) throw new AiopsError({ code: "aborted", message: "The request was cancelled." });
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   const onAbort = () => deadline.abort();

@@ -26,7 +26,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from tests.fixtures.app import FAKE_KEY, ROOT, LiveServer, start_live_server
-from tests.fixtures.model_server import ScriptedModel
+from tests.fixtures.model_server import Scripted, ScriptedModel
 
 # Debian's Chromium; AIOPS_CHROMIUM names another build (e.g. Playwright's own, where reachable).
 CHROMIUM = os.environ.get("AIOPS_CHROMIUM") or "/usr/bin/chromium"
@@ -403,3 +403,72 @@ def test_the_services_copy_sends_the_key_only_to_its_own_service(
         assert model.requests == []
     finally:
         context.close()
+
+
+def test_the_client_by_itself(
+    page: Page, service: LiveServer, model: ScriptedModel, page_origins: tuple[str, str]
+) -> None:
+    """aiops-client.js in the browser, on what can go wrong besides the service's own errors."""
+    allowed, _ = page_origins
+    open_page(page, f"{allowed}/index.html")
+    model.reply(Scripted(content=MEMORY_2G, delay_s=2))
+    results = page.evaluate(
+        """async ([own, service, key]) => {
+            const { generate, retryAfterSeconds } = await import("./aiops-client.js");
+            const failure = (options) => generate({ key, userInput: "x", form: {}, ...options })
+                .then(() => null, (error) => ({ name: error.name, code: error.code,
+                                                status: error.status, message: error.message }));
+            const cancelled = new AbortController();
+            cancelled.abort();
+            return {
+                // The static file server is no AIops service: it answers POST with an HTML 501.
+                notAiops: await failure({ api: own }),
+                nothingListening: await failure({ api: "http://127.0.0.1:9" }),
+                slow: await failure({ api: service, timeoutMs: 300 }),
+                cancelled: await failure({ api: service, signal: cancelled.signal }),
+                retryAfter: [retryAfterSeconds("17"), retryAfterSeconds(null),
+                             retryAfterSeconds("soon"),
+                             retryAfterSeconds(new Date(Date.now() + 30000).toUTCString())],
+            };
+        }""",
+        [allowed, service.url, FAKE_KEY],
+    )
+    assert results["notAiops"]["name"] == "AiopsError"
+    assert (results["notAiops"]["code"], results["notAiops"]["status"]) == ("bad_response", 501)
+    assert results["nothingListening"]["code"] == "network_error"
+    assert "http://127.0.0.1:9/gen" in results["nothingListening"]["message"]
+    assert results["slow"]["code"] == "client_timeout"
+    assert results["cancelled"]["code"] == "aborted"
+    retry_after = results["retryAfter"]
+    assert retry_after[:3] == [17, None, None]
+    assert 28 <= retry_after[3] <= 30
+
+
+def test_what_the_user_typed_is_what_is_sent(
+    page: Page, service: LiveServer, model: ScriptedModel, page_origins: tuple[str, str]
+) -> None:
+    open_page(page, f"{page_origins[0]}/index.html?api={service.url}")
+    page.fill("#ai-key", FAKE_KEY)
+    page.fill("[name=cpu]", "0.5")
+    page.check("[name=public_access]")
+    page.click("fieldset[name=environment] [data-add]")
+    page.fill("[name=environment] [data-item] [data-key=name]", "TZ")
+    page.fill("[name=environment] [data-item] [data-key=value]", "Asia/Shanghai")
+    page.click("fieldset[name=storage] [data-add]")
+    page.click("fieldset[name=storage] [data-add]")
+    page.fill("[name=storage] [data-item] [data-key=capacity]", "5")
+    page.fill("[name=storage] [data-item] [data-key=value]", "/data")
+    page.click("[name=storage] [data-item]:nth-child(2) [data-remove]")  # the empty one
+    model.reply(json.dumps({"changes": [], "reply": "没有需要修改的。", "questions": []}))
+    request, answer = generate(page, "看看就好")
+    assert request.post_data_json["params"] == {
+        **PAGE_START_FORM,
+        "cpu": 0.5,
+        "public_access": True,
+        "environment": [{"name": "TZ", "value": "Asia/Shanghai"}],
+        "storage": [{"capacity": 5, "value": "/data"}],
+    }
+    assert answer["Changes"] == {}
+    assert changed(page) == set()
+    assert page.is_checked("[name=public_access]")
+    assert rows(page, "environment") == [{"name": "TZ", "value": "Asia/Shanghai"}]
