@@ -342,6 +342,16 @@ def test_errors_are_shown_by_code(
     assert "17 秒" in error.inner_text()
     assert page.get_attribute("#ai-key", "aria-invalid") is None
 
+    # A value the service cannot read: 400 with the field, which the page marks.
+    asked = len(model.requests)
+    page.fill("[name=instance]", "")
+    _, answer = generate(page, "请帮我部署一个mysql")
+    assert (answer["code"], answer["field"]) == ("invalid_request", "params.instance")
+    assert error.get_attribute("data-code") == "invalid_request"
+    assert answer["error"] in error.inner_text()
+    assert page.get_attribute("[name=instance]", "aria-invalid") == "true"
+    assert len(model.requests) == asked
+
 
 def test_an_origin_not_allowed_is_refused_by_the_browser(
     page: Page, service: LiveServer, model: ScriptedModel, page_origins: tuple[str, str]
