@@ -482,3 +482,13 @@ def test_what_the_user_typed_is_what_is_sent(
     assert changed(page) == set()
     assert page.is_checked("[name=public_access]")
     assert rows(page, "environment") == [{"name": "TZ", "value": "Asia/Shanghai"}]
+
+
+def test_loading_the_page_asks_the_service_for_nothing_else(
+    page: Page, service: LiveServer
+) -> None:
+    before = len(logged(service))
+    open_page(page, f"{service.url}/")
+    page.wait_for_load_state("networkidle")
+    calls = [(e["method"], e["path"], e["status"]) for e in logged(service)[before:]]
+    assert calls == [("GET", "/", 200), ("GET", "/aiops-client.js", 200)]
