@@ -87,11 +87,14 @@ def is_chinese(user_input: str | None) -> bool:
 
 def prefers_chinese(accept_language: str | None) -> bool:
     """Whether an Accept-Language header ranks `zh` (any region or script) above English, with
-    q-values honoured (werkzeug's parser, RFC 9110); on a tie, English."""
-    if not accept_language:
-        return False
-    ranked = parse_accept_header(accept_language[:1000], LanguageAccept)
-    return ranked.best_match(LANGUAGES) == "zh"
+    q-values honoured (werkzeug's parser: highest q first, header order on a tie); languages
+    we have no texts for are skipped."""
+    ranked = parse_accept_header((accept_language or "")[:1000], LanguageAccept)
+    for value, _quality in ranked:  # only q > 0
+        primary = value.split("-", 1)[0].split("_", 1)[0].lower()
+        if primary in LANGUAGES:
+            return primary == "zh"
+    return False
 
 
 def language(user_input: str | None, accept_language: str | None) -> Lang:
