@@ -572,3 +572,18 @@ def test_openapi_lists_the_warning_codes() -> None:
     warning = spec["components"]["schemas"]["Warning"]
     assert warning["properties"]["code"]["enum"] == list(WARNING_CODES)
     assert "code" in warning["required"]
+
+
+def test_the_lambda_entry_reads_accept_language_too(service_env: Any) -> None:
+    import handler
+
+    event = {
+        "version": "2.0",
+        "rawPath": "/gen",
+        "headers": {"Accept-Language": "zh-CN,zh;q=0.9", "Content-Type": "application/json"},
+        "requestContext": {"http": {"method": "POST"}, "stage": "$default"},
+        "body": json.dumps({"user_input": "deploy mysql", "params": FORM}),
+    }
+    answer = handler.lambda_handler(event, None)
+    assert answer["statusCode"] == 401
+    assert json.loads(answer["body"])["error"].startswith("缺少 API 密钥")
