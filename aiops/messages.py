@@ -329,7 +329,7 @@ ZH: dict[str, str] = {
     "memory_not_size": "memory {value} 不是有效的大小；{rule}",
     "memory_not_positive": "memory {value} 必须大于 0；{rule}",
     "port_invalid": "container_port {value} 不是有效端口；请使用 1 到 65535 之间的整数",
-    "public_access_invalid": "public_access {value} 不是是/否值；请使用 true 或 false",
+    "public_access_invalid": "public_access {value} 无法识别为开或关；请使用 true 或 false",
     "argv_wrong_type": "{name} 必须是字符串或列表，收到的是{kind}；{rule}",
     "argv_item_wrong": "{name} 第 {index} 项是{kind}；{rule}",
     "env_wrong_type": "environment 是{kind}；{rule}",
