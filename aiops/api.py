@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic_core import PydanticCustomError
+
+from aiops.messages import Lang, Text, render
 
 # code → HTTP status; every error answer carries one of these codes.
 ERROR_STATUS: dict[str, int] = {
@@ -25,21 +28,25 @@ ERROR_STATUS: dict[str, int] = {
 
 
 class ApiError(Exception):
-    """An answer other than 200: a status, a machine code and a message that says what to fix."""
+    """An answer other than 200: a status, a machine code and a message that says what to fix.
+
+    The message is a text of aiops.messages, rendered in the request's language by `body`; a
+    plain English string is accepted too (shown as it is in every language)."""
 
     def __init__(
         self,
         code: str,
-        message: str,
+        message: Text | str,
         field: str | None = None,
         *,
         retry_after: str | None = None,
         allow: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(render(message))
         self.code = code
         self.status = ERROR_STATUS[code]
-        self.message = message
+        self.text = message
+        self.message = render(message)  # in English
         self.field = field
         self.retry_after = retry_after
         self.allow = allow  # the Allow header of a 405
@@ -48,8 +55,8 @@ class ApiError(Exception):
         headers = {"Retry-After": self.retry_after, "Allow": self.allow}
         return {name: value for name, value in headers.items() if value}
 
-    def body(self) -> dict[str, Any]:
-        return {"error": self.message, "code": self.code, "field": self.field}
+    def body(self, lang: Lang = "en") -> dict[str, Any]:
+        return {"error": render(self.text, lang), "code": self.code, "field": self.field}
 
 
 class GenRequest(BaseModel):
@@ -68,7 +75,10 @@ class GenRequest(BaseModel):
     def _trimmed(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("user_input is empty: describe what to deploy or change")
+            # the type names the message (aiops.messages) that routes.validation_error shows
+            raise PydanticCustomError(
+                "user_input_empty", "user_input is empty: describe what to deploy or change"
+            )
         return value
 
     @field_validator("parent_message_id", "model", "openai_token")
@@ -80,7 +90,11 @@ class GenRequest(BaseModel):
 
 
 class Warning_(BaseModel):
+    """One entry of `Warnings`: the field, a stable code (aiops.messages.WARNING_CODES) and a
+    message in the request's language."""
+
     field: str
+    code: str
     message: str
 
 

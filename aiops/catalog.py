@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Limits, Notice, memory_mib
+from aiops.messages import text
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
@@ -521,8 +522,8 @@ def _port_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
     return [
         Notice(
             "container_port",
-            f"{entry.id} listens on {listed}, not on {port}: "
-            f"use {known[0]} unless the app is configured for another port",
+            "catalog_port_mismatch",
+            text("catalog_port", image=entry.id, listed=listed, port=port, suggested=known[0]),
         )
     ]
 
@@ -536,16 +537,16 @@ def _storage_notices(form: Mapping[str, Any], entry: Entry, own_image: bool) -> 
         return [
             Notice(
                 "storage",
-                f"{entry.id} keeps its data in {wanted}: with no storage mounted, "
-                "the data is lost on every restart",
+                "catalog_storage_missing",
+                text("catalog_no_storage", image=entry.id, paths=wanted),
             )
         ]
     if own_image and not any(_covers(m, v.path) for m in mounts for v in entry.volumes):
         return [
             Notice(
                 "storage",
-                f"no storage is mounted on the data path of {entry.id} ({wanted}): "
-                "its data is lost on every restart",
+                "catalog_storage_missing",
+                text("catalog_storage_elsewhere", image=entry.id, paths=wanted),
             )
         ]
     return []
@@ -554,7 +555,11 @@ def _storage_notices(form: Mapping[str, Any], entry: Entry, own_image: bool) -> 
 def _env_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
     present = {name for name, value in _environment(form).items() if value != ""}
     return [
-        Notice(f"environment.{var.name}", f"{entry.id} needs {var.name}: {var.meaning}")
+        Notice(
+            f"environment.{var.name}",
+            "catalog_env_missing",
+            text("catalog_env_needed", image=entry.id, name=var.name, meaning=var.meaning),
+        )
         for var in entry.env
         if var.required and var.name not in present
     ]
@@ -568,8 +573,13 @@ def _memory_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
     return [
         Notice(
             "memory",
-            f"{entry.id} needs at least {entry.min_memory} of memory; "
-            f"{form.get('memory')} is likely to be killed for lack of memory",
+            "catalog_memory_low",
+            text(
+                "catalog_memory_low",
+                image=entry.id,
+                need=entry.min_memory,
+                have=str(form.get("memory")),
+            ),
         )
     ]
 
@@ -582,8 +592,8 @@ def _public_access_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice
     return [
         Notice(
             "public_access",
-            f"port {spoken.number} of {entry.id} speaks plain TCP, not HTTP: a public HTTPS "
-            "address will not reach it; keep it internal or use the platform's TCP exposure",
+            "catalog_tcp_public",
+            text("catalog_tcp_public", image=entry.id, port=spoken.number),
         )
     ]
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aiops.messages import INVALID_VALUE, NOTICE_CODES, Lang, Text, render, text
+
 if TYPE_CHECKING:
     from aiops.settings import Settings
 
@@ -33,10 +35,25 @@ FIELDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Notice:
-    """A warning or a validation error about one field (`field` may be dotted: `environment.X`)."""
+    """A warning or a validation error about one field (`field` may be dotted: `environment.X`):
+    its stable `code` (aiops.messages.WARNING_CODES, or `invalid_value` for an error) and its
+    text, rendered in the request's language when the answer is made."""
 
     field: str
-    message: str
+    code: str
+    text: Text | str
+
+    def __post_init__(self) -> None:
+        if self.code not in NOTICE_CODES:
+            raise ValueError(f"unknown notice code {self.code!r}")
+
+    @property
+    def message(self) -> str:
+        """The text in English (what the model is told on a re-ask)."""
+        return render(self.text, "en")
+
+    def rendered(self, lang: Lang) -> str:
+        return render(self.text, lang)
 
 
 @dataclass(frozen=True)
@@ -106,7 +123,7 @@ def normalise(
     warnings: list[Notice] = []
     errors: list[Notice] = []
     if not isinstance(values, Mapping):
-        errors.append(Notice("params", f"the form must be a JSON object; got {_kind(values)}"))
+        errors.append(Notice("params", INVALID_VALUE, text("form_not_object", kind=_kind(values))))
         values = {}
     form: dict[str, Any] = {}
     for name in FIELDS:
@@ -148,8 +165,8 @@ def dumps_form(form: Mapping[str, Any]) -> str:
 class _Invalid(Exception):
     """A value that cannot be normalised; `where` refines the field name (`[1].value`)."""
 
-    def __init__(self, message: str, where: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, message: Text, where: str = "") -> None:
+        super().__init__(str(message))
         self.message = message
         self.where = where
 
@@ -162,11 +179,11 @@ class _Notes:
         self.warnings: list[Notice] = []
         self.errors: list[Notice] = []
 
-    def warn(self, message: str, where: str = "") -> None:
-        self.warnings.append(Notice(self.name + where, message))
+    def warn(self, code: str, message: Text, where: str = "") -> None:
+        self.warnings.append(Notice(self.name + where, code, message))
 
-    def fail(self, message: str, where: str = "") -> None:
-        self.errors.append(Notice(self.name + where, message))
+    def fail(self, message: Text, where: str = "") -> None:
+        self.errors.append(Notice(self.name + where, INVALID_VALUE, message))
 
 
 _Normaliser = Callable[[Any, Limits, _Notes], Any]
@@ -212,21 +229,21 @@ def _same(a: Any, b: Any) -> bool:
 # --- words for messages ------------------------------------------------------------------------
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any) -> Text:
     """What a value is, in JSON words: `a string`, `an object`..."""
     if value is None:
-        return "null"
+        return text("kind_null")
     if isinstance(value, bool):
-        return "a boolean"
+        return text("kind_boolean")
     if isinstance(value, int | float):
-        return "a number"
+        return text("kind_number")
     if isinstance(value, str):
-        return "a string"
+        return text("kind_string")
     if isinstance(value, Mapping):
-        return "an object"
+        return text("kind_object")
     if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
+        return text("kind_list")
+    return text("kind_other", name=type(value).__name__)
 
 
 def _shown(value: Any, width: int = 40) -> str:
@@ -234,12 +251,20 @@ def _shown(value: Any, width: int = 40) -> str:
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
-        text = _kind(value)
+        text = str(_kind(value))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _listed(choices: Iterable[Any]) -> str:
     return ", ".join(str(choice) for choice in choices)
+
+
+def _above_maximum(name: str, value: Any, kept: Any) -> Text:
+    return text("above_maximum", name=name, value=_shown(value), kept=str(kept))
+
+
+def _rounded_up(name: str, value: Any, kept: Any, rule: Text) -> Text:
+    return text("rounded_up", name=name, value=_shown(value), kept=str(kept), rule=rule)
 
 
 # --- numbers in words ----------------------------------------------------------------------------
@@ -332,21 +357,26 @@ def _snapped_up(value: float, choices: Iterable[float]) -> float | None:
 # --- app_name --------------------------------------------------------------------------------
 
 
-def _app_name_rule(limits: Limits) -> str:
-    return (
-        'use lower-case letters, digits and "-", starting with a letter, '
-        f"at most {limits.app_name_max} characters"
-    )
+def _app_name_rule(limits: Limits) -> Text:
+    return text("rule_app_name", max=limits.app_name_max)
 
 
 def _app_name(value: Any, limits: Limits, notes: _Notes) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"app_name must be a string; got {_kind(value)}; {_app_name_rule(limits)}")
+        raise _Invalid(text("app_name_not_string", kind=_kind(value), rule=_app_name_rule(limits)))
     name = _slug(value, limits.app_name_max)
     if not name:
-        raise _Invalid(f"app_name {_shown(value)} has no letter to keep; {_app_name_rule(limits)}")
+        raise _Invalid(text("app_name_no_letter", value=_shown(value), rule=_app_name_rule(limits)))
     if name != value:
-        notes.warn(f"app_name {_shown(value)} became {_shown(name)}; {_app_name_rule(limits)}")
+        notes.warn(
+            "rewritten",
+            text(
+                "app_name_rewritten",
+                value=_shown(value),
+                name=_shown(name),
+                rule=_app_name_rule(limits),
+            ),
+        )
     return name
 
 
@@ -360,7 +390,7 @@ def _slug(text: str, max_chars: int) -> str:
 # --- image_name ------------------------------------------------------------------------------
 
 _IMAGE_MAX = 255
-_IMAGE_RULE = 'use [registry[:port]/]name[:tag][@digest], e.g. "nginx:1.27" or "ghcr.io/org/app:v2"'
+_IMAGE_RULE = text("rule_image")
 _DOMAIN = re.compile(
     r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
     r"(?::[0-9]+)?"
@@ -438,36 +468,30 @@ class _ImageRef:
 
 def _image_name(value: Any, limits: Limits, notes: _Notes) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"image_name must be a string; got {_kind(value)}; {_IMAGE_RULE}")
-    text = value.strip()
-    image = _image_of_docker_command(text)
-    if image != text:
+        raise _Invalid(text("image_not_string", kind=_kind(value), rule=_IMAGE_RULE))
+    given = value.strip()
+    image = _image_of_docker_command(given)
+    if image != given:
         notes.warn(
-            f"image_name {_shown(text)} became {_shown(image)}: only the image of a docker "
-            "command is kept, its options and arguments (if any) are not applied"
+            "docker_command_image",
+            text("image_of_docker_command", value=_shown(given), image=_shown(image)),
         )
     ref = _parsed_image(image)
     if ref.text != image:
         notes.warn(
-            f"image_name {_shown(image)} became {_shown(ref.text)}: image names are lower-case"
+            "rewritten", text("image_lower_cased", value=_shown(image), image=_shown(ref.text))
         )
     if ref.floating:
-        notes.warn(
-            f"no version tag: `{ref.repository}` follows `latest`; pin a version such as "
-            f"`{ref.repository}:<version>` for repeatable deploys"
-        )
+        notes.warn("no_version_tag", text("image_without_tag", repository=ref.repository))
     return ref.text
 
 
-def _image_of_docker_command(text: str) -> str:
-    """The image of `docker pull …`/`docker run …`, or `text` itself when it is no such command."""
-    command = _DOCKER_COMMAND.fullmatch(text)
+def _image_of_docker_command(given: str) -> str:
+    """The image of `docker pull …`/`docker run …`, or `given` itself when it is no such command."""
+    command = _DOCKER_COMMAND.fullmatch(given)
     if command is None:
-        return text
-    unclear = _Invalid(
-        f"image_name {_shown(text)}: cannot tell the image in this docker command; "
-        f"give the image alone, {_IMAGE_RULE}"
-    )
+        return given
+    unclear = _Invalid(text("image_command_unclear", value=_shown(given), rule=_IMAGE_RULE))
     try:
         tokens = shlex.split(command.group(2))
     except ValueError:
@@ -515,22 +539,22 @@ def _option_width(token: str, flags: _DockerFlags) -> int | None:
     return 1
 
 
-def _parsed_image(text: str) -> _ImageRef:
+def _parsed_image(given: str) -> _ImageRef:
     """The parts of an image reference, its path lower-cased; raises `_Invalid` when it is none."""
-    if not text:
-        raise _Invalid(f"image_name is empty; {_IMAGE_RULE}")
-    if re.search(r"\s", text):
-        raise _Invalid(f"image_name {_shown(text)} contains spaces; {_IMAGE_RULE}")
-    if len(text) > _IMAGE_MAX:
-        raise _Invalid(f"image_name has {len(text)} characters; at most {_IMAGE_MAX} are allowed")
-    name, _, digest = text.partition("@")
+    if not given:
+        raise _Invalid(text("image_empty", rule=_IMAGE_RULE))
+    if re.search(r"\s", given):
+        raise _Invalid(text("image_has_spaces", value=_shown(given), rule=_IMAGE_RULE))
+    if len(given) > _IMAGE_MAX:
+        raise _Invalid(text("text_too_long", what="image_name", count=len(given), max=_IMAGE_MAX))
+    name, _, digest = given.partition("@")
     repository, tag = _split_tag(name)
     domain, _, path = repository.partition("/")
     if not path or not ("." in domain or ":" in domain or domain.lower() == "localhost"):
         domain, path = "", repository
     ref = _ImageRef(domain=domain, path=path.lower(), tag=tag, digest=digest)
-    if not _is_valid_image(ref, has_tag=":" in name[len(repository) :], has_digest="@" in text):
-        raise _Invalid(f"image_name {_shown(text)} is not an image reference; {_IMAGE_RULE}")
+    if not _is_valid_image(ref, has_tag=":" in name[len(repository) :], has_digest="@" in given):
+        raise _Invalid(text("image_not_reference", value=_shown(given), rule=_IMAGE_RULE))
     return ref
 
 
@@ -559,13 +583,16 @@ _INSTANCE_WORDS = re.compile(
 
 
 def _instance(value: Any, limits: Limits, notes: _Notes) -> int:
-    rule = f"use a whole number from 1 to {limits.max_instances}"
+    rule = text("rule_instance", max=limits.max_instances)
     count = _count(value)
     if count is None:
-        raise _Invalid(f"instance {_shown(value)} is not a whole number; {rule}")
+        raise _Invalid(text("instance_not_whole", value=_shown(value), rule=rule))
     kept = min(max(count, 1), limits.max_instances)
     if kept != count:
-        notes.warn(f"instance {_shown(value)} is out of range; set to {kept:g} ({rule})")
+        notes.warn(
+            "clamped",
+            text("instance_out_of_range", value=_shown(value), kept=f"{kept:g}", rule=rule),
+        )
     return int(kept)
 
 
@@ -591,18 +618,18 @@ _MILLI_UNITS = frozenset({"m", "millicore", "millicores", "millicpu", "millicpus
 
 def _cpu(value: Any, limits: Limits, notes: _Notes) -> float:
     choices = sorted(limits.cpu_choices)
-    rule = f"use one of {_listed(_whole_as_int(choice) for choice in choices)}"
+    rule = text("rule_choices", choices=_listed(_whole_as_int(choice) for choice in choices))
     cores = _cores(value)
     if cores is None:
-        raise _Invalid(f"cpu {_shown(value)} is not a number of cores; {rule}")
+        raise _Invalid(text("cpu_not_cores", value=_shown(value), rule=rule))
     if cores <= 0 or not choices:
-        raise _Invalid(f"cpu {_shown(value)} must be more than 0 cores; {rule}")
+        raise _Invalid(text("cpu_not_positive", value=_shown(value), rule=rule))
     chosen = _snapped_up(cores, choices)
     if chosen is None:
         chosen = choices[-1]
-        notes.warn(f"cpu {_shown(value)} is above the maximum; set to {_whole_as_int(chosen)}")
+        notes.warn("clamped", _above_maximum("cpu", value, _whole_as_int(chosen)))
     elif not _close(chosen, cores):
-        notes.warn(f"cpu {_shown(value)} rounded up to {_whole_as_int(chosen)} ({rule})")
+        notes.warn("rounded_up", _rounded_up("cpu", value, _whole_as_int(chosen), rule))
     return _whole_as_int(chosen)
 
 
@@ -629,19 +656,19 @@ _MIB_PER_UNIT = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 
 def _memory(value: Any, limits: Limits, notes: _Notes) -> str:
     choices = _memory_choices(limits)
-    rule = f"use one of {_listed(label for _, label in choices)}"
+    rule = text("rule_choices", choices=_listed(label for _, label in choices))
     mib = _mebibytes(value, bare_unit="m")
     if mib is None:
-        raise _Invalid(f"memory {_shown(value)} is not a size; {rule}")
+        raise _Invalid(text("memory_not_size", value=_shown(value), rule=rule))
     if mib <= 0 or not choices:
-        raise _Invalid(f"memory {_shown(value)} must be more than 0; {rule}")
+        raise _Invalid(text("memory_not_positive", value=_shown(value), rule=rule))
     fitting = [(size, label) for size, label in choices if size >= mib or _close(size, mib)]
     if not fitting:
-        notes.warn(f"memory {_shown(value)} is above the maximum; set to {choices[-1][1]}")
+        notes.warn("clamped", _above_maximum("memory", value, choices[-1][1]))
         return choices[-1][1]
     size, label = fitting[0]
     if not _close(size, mib):
-        notes.warn(f"memory {_shown(value)} rounded up to {label} ({rule})")
+        notes.warn("rounded_up", _rounded_up("memory", value, label, rule))
     return label
 
 
@@ -678,9 +705,7 @@ def _container_port(value: Any, limits: Limits, notes: _Notes) -> int:
     if number is None and isinstance(value, str) and _DECIMAL.fullmatch(_cleaned(value)):
         number = float(_cleaned(value))
     if number is None or not (1 <= number <= 65535) or not number.is_integer():
-        raise _Invalid(
-            f"container_port {_shown(value)} is not a port; use a whole number from 1 to 65535"
-        )
+        raise _Invalid(text("port_invalid", value=_shown(value)))
     return int(number)
 
 
@@ -697,7 +722,7 @@ def _public_access(value: Any, limits: Limits, notes: _Notes) -> bool:
         return bool(value)
     if isinstance(value, str) and _cleaned(value) in _TRUE_WORDS | _FALSE_WORDS:
         return _cleaned(value) in _TRUE_WORDS
-    raise _Invalid(f"public_access {_shown(value)} is not a yes/no value; use true or false")
+    raise _Invalid(text("public_access_invalid", value=_shown(value)))
 
 
 # --- command and parameters ------------------------------------------------------------------
@@ -705,24 +730,27 @@ def _public_access(value: Any, limits: Limits, notes: _Notes) -> bool:
 
 def _argv_text(value: Any, limits: Limits, notes: _Notes) -> str:
     """`command`/`parameters`: a trimmed string, or a list of words as its JSON text."""
-    rule = "use a string or a list of strings"
+    rule = text("rule_argv")
     if value is None:
-        text = ""
+        words = ""
     elif isinstance(value, str):
-        text = value.strip()
+        words = value.strip()
     elif isinstance(value, list | tuple):
-        text = json.dumps(_words(value, notes.name, rule), ensure_ascii=False) if value else ""
+        words = json.dumps(_words(value, notes.name, rule), ensure_ascii=False) if value else ""
     else:
-        raise _Invalid(f"{notes.name} must be a string or a list; got {_kind(value)}; {rule}")
-    return _within_text_limit(text, limits, notes.name)
+        raise _Invalid(text("argv_wrong_type", name=notes.name, kind=_kind(value), rule=rule))
+    return _within_text_limit(words, limits, notes.name)
 
 
-def _words(items: Iterable[Any], name: str, rule: str) -> list[str]:
+def _words(items: Iterable[Any], name: str, rule: Text) -> list[str]:
     words = []
     for index, item in enumerate(items):
         word = item if isinstance(item, str) else _number_text(item)
         if word is None:
-            raise _Invalid(f"{name} item {index} is {_kind(item)}; {rule}", f"[{index}]")
+            raise _Invalid(
+                text("argv_item_wrong", name=name, index=index, kind=_kind(item), rule=rule),
+                f"[{index}]",
+            )
         words.append(word)
     return words
 
@@ -737,41 +765,36 @@ def _number_text(value: Any) -> str | None:
         return None
 
 
-def _within_text_limit(text: str, limits: Limits, what: str, where: str = "") -> str:
-    if len(text) > limits.max_text_chars:
+def _within_text_limit(value: str, limits: Limits, what: str | Text, where: str = "") -> str:
+    if len(value) > limits.max_text_chars:
         raise _Invalid(
-            f"{what} has {len(text)} characters; at most {limits.max_text_chars} are allowed",
-            where,
+            text("text_too_long", what=what, count=len(value), max=limits.max_text_chars), where
         )
-    return text
+    return value
 
 
 # --- environment -----------------------------------------------------------------------------
 
 ENV_NAME_PATTERN = r"[-._a-zA-Z][-._a-zA-Z0-9]*"
 _ENV_NAME = re.compile(ENV_NAME_PATTERN)
-_ENV_NAME_RULE = 'use letters, digits, "-", "_" and ".", not starting with a digit'
-_ENV_SHAPE = 'use a list of {"name", "value"}, an object {"NAME": "value"} or "NAME=value" lines'
+_ENV_NAME_RULE = text("rule_env_name")
+_ENV_SHAPE = text("rule_env_shape")
 
 
 def _environment(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]]:
     variables: dict[str, str] = {}
     for name, raw, where in _env_pairs(value, notes):
         try:
-            text = _env_value(name, raw, limits, where)
+            given = _env_value(name, raw, limits, where)
         except _Invalid as invalid:
             notes.fail(invalid.message, invalid.where)
             continue
         if name in variables:
-            notes.warn(
-                f"environment variable {_shown(name)} is set twice; the last value is kept", where
-            )
-        variables[name] = text
+            notes.warn("duplicate_replaced", text("env_set_twice", name=_shown(name)), where)
+        variables[name] = given
     if len(variables) > limits.max_env:
-        raise _Invalid(
-            f"environment has {len(variables)} variables; at most {limits.max_env} are allowed"
-        )
-    return [{"name": name, "value": text} for name, text in variables.items()]
+        raise _Invalid(text("env_too_many", count=len(variables), max=limits.max_env))
+    return [{"name": name, "value": given} for name, given in variables.items()]
 
 
 def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
@@ -783,7 +806,7 @@ def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
     if isinstance(value, Mapping):
         return [(str(name).strip(), raw, f".{str(name).strip()}") for name, raw in value.items()]
     if not isinstance(value, list | tuple):
-        raise _Invalid(f"environment is {_kind(value)}; {_ENV_SHAPE}")
+        raise _Invalid(text("env_wrong_type", kind=_kind(value), rule=_ENV_SHAPE))
     pairs = []
     for index, item in enumerate(value):
         if isinstance(item, str):
@@ -792,7 +815,7 @@ def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
             name = _first(item, ("name", "key")).strip()
             pairs.append((name, item.get("value"), f".{name}"))
         else:
-            notes.fail(f"environment item {index} is not a variable; {_ENV_SHAPE}", f"[{index}]")
+            notes.fail(text("env_item_not_variable", index=index, rule=_ENV_SHAPE), f"[{index}]")
     return pairs
 
 
@@ -801,12 +824,12 @@ def _env_lines(
 ) -> list[tuple[str, Any, str]]:
     pairs = []
     for number, line in enumerate(lines, start=1):
-        text = re.sub(r"^export\s+", "", line.strip())
-        if skip_comments and (not text or text.startswith("#")):
+        stripped = re.sub(r"^export\s+", "", line.strip())
+        if skip_comments and (not stripped or stripped.startswith("#")):
             continue
-        name, equals, raw = text.partition("=")
+        name, equals, raw = stripped.partition("=")
         if not equals:
-            notes.fail(f"environment line {number} {_shown(line)} is not NAME=value", where)
+            notes.fail(text("env_line_invalid", number=number, line=_shown(line)), where)
             continue
         pairs.append((name.strip(), _unquoted(raw.strip()), f".{name.strip()}"))
     return pairs
@@ -822,20 +845,16 @@ def _unquoted(text: str) -> str:
 def _env_value(name: str, raw: Any, limits: Limits, where: str) -> str:
     """The value of a valid variable as a string; raises `_Invalid` for a bad name or value."""
     if not _ENV_NAME.fullmatch(name):
-        raise _Invalid(
-            f"environment variable name {_shown(name)} is not allowed; {_ENV_NAME_RULE}", where
-        )
+        raise _Invalid(text("env_name_invalid", name=_shown(name), rule=_ENV_NAME_RULE), where)
     if raw is None:
         return ""
     if isinstance(raw, bool):
-        text: str | None = "true" if raw else "false"
+        given: str | None = "true" if raw else "false"
     else:
-        text = raw if isinstance(raw, str) else _number_text(raw)
-    if text is None:
-        raise _Invalid(
-            f"environment variable {_shown(name)} has {_kind(raw)} as value; use a string", where
-        )
-    return _within_text_limit(text, limits, f"the value of {_shown(name)}", where)
+        given = raw if isinstance(raw, str) else _number_text(raw)
+    if given is None:
+        raise _Invalid(text("env_value_wrong", name=_shown(name), kind=_kind(raw)), where)
+    return _within_text_limit(given, limits, text("what_value_of", name=_shown(name)), where)
 
 
 def _first(item: Mapping[str, Any], keys: Iterable[str]) -> Any:
@@ -847,12 +866,12 @@ def _first(item: Mapping[str, Any], keys: Iterable[str]) -> Any:
 
 MOUNT_PATH_PATTERN = r"/[0-9a-zA-Z_/][0-9a-zA-Z_/.-]*[0-9a-zA-Z_/]"
 _MOUNT_PATH = re.compile(MOUNT_PATH_PATTERN)
-_MOUNT_PATH_RULE = 'use an absolute path of letters, digits, "_", "/", "." and "-", e.g. "/data"'
+_MOUNT_PATH_RULE = text("rule_mount_path")
 
 
 def _configmap(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]]:
     files: dict[str, str] = {}
-    for index, item in _objects(value, notes, 'objects {"file_path", "file_content"}'):
+    for index, item in _objects(value, notes, text("shape_configmap")):
         where = f"[{index}]"
         try:
             path = _mount_path(
@@ -868,13 +887,13 @@ def _configmap(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]
             continue
         if path in files:
             notes.warn(
-                f"file {_shown(path)} is given twice; the last one is kept", f"{where}.file_path"
+                "duplicate_replaced",
+                text("file_given_twice", path=_shown(path)),
+                f"{where}.file_path",
             )
         files[path] = content
     if len(files) > limits.max_configmap:
-        raise _Invalid(
-            f"configmap has {len(files)} files; at most {limits.max_configmap} are allowed"
-        )
+        raise _Invalid(text("configmap_too_many", count=len(files), max=limits.max_configmap))
     return [{"file_path": path, "file_content": content} for path, content in files.items()]
 
 
@@ -882,16 +901,13 @@ def _file_content(value: Any, limits: Limits, where: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _Invalid(
-            f"file_content is {_kind(value)}; use the file's text as a string",
-            f"{where}.file_content",
-        )
+        raise _Invalid(text("file_content_wrong", kind=_kind(value)), f"{where}.file_content")
     return _within_text_limit(value, limits, "file_content", f"{where}.file_content")
 
 
 def _storage(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, Any]]:
     volumes: dict[str, int] = {}
-    for index, item in _objects(value, notes, 'objects {"capacity", "value"}'):
+    for index, item in _objects(value, notes, text("shape_storage")):
         where = f"[{index}]"
         try:
             path = _mount_path(
@@ -903,57 +919,58 @@ def _storage(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, Any]]:
             continue
         if path in volumes:
             notes.warn(
-                f"mount path {_shown(path)} is given twice; the last one is kept", f"{where}.value"
+                "duplicate_replaced", text("mount_given_twice", path=_shown(path)), f"{where}.value"
             )
         volumes[path] = capacity
     if len(volumes) > limits.max_storage_items:
-        raise _Invalid(
-            f"storage has {len(volumes)} volumes; at most {limits.max_storage_items} are allowed"
-        )
+        raise _Invalid(text("storage_too_many", count=len(volumes), max=limits.max_storage_items))
     return [{"capacity": capacity, "value": path} for path, capacity in volumes.items()]
 
 
-def _objects(value: Any, notes: _Notes, shape: str) -> list[tuple[int, Mapping[str, Any]]]:
+def _objects(value: Any, notes: _Notes, shape: Text) -> list[tuple[int, Mapping[str, Any]]]:
     """The (index, item) of every object in a list field (`null` is empty); others are noted."""
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        raise _Invalid(f"{notes.name} is {_kind(value)}; use a list of {shape}")
+        raise _Invalid(text("list_wrong_type", name=notes.name, kind=_kind(value), shape=shape))
     objects = []
     for index, item in enumerate(value):
         if isinstance(item, Mapping):
             objects.append((index, item))
         else:
-            notes.fail(f"{notes.name} item {index} is {_kind(item)}; use {shape}", f"[{index}]")
+            notes.fail(
+                text(
+                    "list_item_wrong", name=notes.name, index=index, kind=_kind(item), shape=shape
+                ),
+                f"[{index}]",
+            )
     return objects
 
 
 def _mount_path(value: Any, limits: Limits, where: str) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"the path is {_kind(value)}; {_MOUNT_PATH_RULE}", where)
-    path = _within_text_limit(value.strip(), limits, "the path", where)
+        raise _Invalid(text("path_wrong_type", kind=_kind(value), rule=_MOUNT_PATH_RULE), where)
+    path = _within_text_limit(value.strip(), limits, text("what_path"), where)
     if not _MOUNT_PATH.fullmatch(path):
-        raise _Invalid(f"path {_shown(path)} is not allowed; {_MOUNT_PATH_RULE}", where)
+        raise _Invalid(text("path_invalid", path=_shown(path), rule=_MOUNT_PATH_RULE), where)
     return path
 
 
 def _capacity(value: Any, limits: Limits, notes: _Notes, where: str) -> int:
-    rule = f'use whole GiB from 1 to {limits.max_storage_gi}, e.g. 10 or "10Gi"'
+    rule = text("rule_capacity", max=limits.max_storage_gi)
     mib = _mebibytes(value, bare_unit="g")
     if mib is None:
-        raise _Invalid(f"capacity {_shown(value)} is not a size; {rule}", where)
+        raise _Invalid(text("capacity_not_size", value=_shown(value), rule=rule), where)
     gib = mib / 1024
     if gib > limits.max_storage_gi:
-        notes.warn(
-            f"capacity {_shown(value)} is above the maximum; set to {limits.max_storage_gi}", where
-        )
+        notes.warn("clamped", _above_maximum("capacity", value, limits.max_storage_gi), where)
         return limits.max_storage_gi
     if gib < 1:
-        notes.warn(f"capacity {_shown(value)} is below 1 GiB; set to 1 ({rule})", where)
+        notes.warn("clamped", text("capacity_below_minimum", value=_shown(value), rule=rule), where)
         return 1
     whole = math.ceil(gib - 1e-9)
     if not _close(whole, gib):
-        notes.warn(f"capacity {_shown(value)} rounded up to {whole} ({rule})", where)
+        notes.warn("rounded_up", _rounded_up("capacity", value, whole, rule), where)
     return whole
 
 

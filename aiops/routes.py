@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from aiops import logs, page
 from aiops.api import ApiError, GenRequest
+from aiops.messages import Lang, language, text
 from aiops.service import Generation
 from aiops.settings import Settings, get_settings
 from aiops.store import get_store
@@ -72,20 +73,31 @@ def json_response(status: int, payload: Any, extra: Mapping[str, str] | None = N
     return Response(status, body, {"Content-Type": JSON_TYPE, **(extra or {})})
 
 
-def error_response(error: ApiError) -> Response:
-    return json_response(error.status, error.body(), error.headers())
+def error_response(error: ApiError, lang: Lang = "en") -> Response:
+    return json_response(error.status, error.body(lang), error.headers())
+
+
+def request_language(request: Request) -> Lang:
+    """The language of an error answer: Chinese when the body's user_input (if it can be read)
+    is Chinese or Accept-Language prefers zh, else English."""
+    return language(_readable_user_input(request.body), request.headers.get("accept-language"))
+
+
+def _readable_user_input(body: bytes | None) -> str | None:
+    try:
+        data = json.loads(body) if body else None
+    except Exception:  # any body that is no JSON: there is no user_input to read
+        return None
+    user_input = data.get("user_input") if isinstance(data, dict) else None
+    return user_input if isinstance(user_input, str) else None
 
 
 def parse_request(body: bytes | None, settings: Settings) -> GenRequest:
     if body is None:
-        raise ApiError(
-            "payload_too_large",
-            f"The request body is larger than {settings.max_body_bytes} bytes; "
-            "shorten the pasted text.",
-        )
+        raise ApiError("payload_too_large", text("body_too_large", max=settings.max_body_bytes))
     data = parsed_json(body)
     if not isinstance(data, dict):
-        raise ApiError("invalid_request", "The body must be a JSON object.")
+        raise ApiError("invalid_request", text("body_not_object"))
     try:
         request = GenRequest.model_validate(data)
     except ValidationError as exc:
@@ -93,8 +105,7 @@ def parse_request(body: bytes | None, settings: Settings) -> GenRequest:
     if len(request.user_input) > settings.max_input_chars:
         raise ApiError(
             "invalid_request",
-            f"user_input has {len(request.user_input)} characters; at most "
-            f"{settings.max_input_chars} are allowed.",
+            text("input_too_long", count=len(request.user_input), max=settings.max_input_chars),
             "user_input",
         )
     return request
@@ -111,24 +122,39 @@ def parsed_json(body: bytes) -> Any:
         # A lone surrogate ("\ud800") parses, but is no text: it could not be sent on or stored.
         json.dumps(data, ensure_ascii=False).encode()
     except RecursionError:
-        raise ApiError("invalid_request", "The body is nested too deeply.") from None
+        raise ApiError("invalid_request", text("body_too_deep")) from None
     except UnicodeError:
-        raise ApiError(
-            "invalid_request", "The body holds text that is not valid Unicode."
-        ) from None
+        raise ApiError("invalid_request", text("body_not_unicode")) from None
     except ValueError as exc:
-        raise ApiError("invalid_request", f"The body is not valid JSON ({exc}).") from None
+        raise ApiError("invalid_request", text("body_not_json", detail=str(exc))) from None
     return data
 
 
 def validation_error(exc: ValidationError) -> ApiError:
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or None
-    if first["type"] == "missing":
-        message = f"{where} is required."
+    kind = first["type"]
+    if kind in _VALIDATION_MESSAGES:
+        message = text(_VALIDATION_MESSAGES[kind], field=str(where), **(first.get("ctx") or {}))
+    elif kind == "user_input_empty":
+        message = text("user_input_empty")
     else:
-        message = f"{where}: {first['msg']}." if where else f"{first['msg']}."
+        detail = first["msg"]
+        message = (
+            text("field_invalid", field=where, detail=detail)
+            if where
+            else text("body_invalid", detail=detail)
+        )
     return ApiError("invalid_request", message, where)
+
+
+# pydantic's error types with a message of ours (else its English text is shown)
+_VALIDATION_MESSAGES = {
+    "missing": "field_required",
+    "string_type": "field_not_string",
+    "dict_type": "field_not_object",
+    "string_too_long": "field_too_long",
+}
 
 
 def resolve_key(request: GenRequest, headers: Mapping[str, str]) -> str:
@@ -136,24 +162,16 @@ def resolve_key(request: GenRequest, headers: Mapping[str, str]) -> str:
     key = request.openai_token or (token.strip() if scheme.lower() == "bearer" else "")
     if key:
         if not _KEY_SHAPE.fullmatch(key):
-            raise ApiError(
-                "invalid_request",
-                "The API key has characters no key has (spaces, line breaks or non-ASCII); "
-                "copy it again.",
-                "openai_token",
-            )
+            raise ApiError("invalid_request", text("key_bad_characters"), "openai_token")
         return key
-    raise ApiError(
-        "missing_token",
-        "No API key: send openai_token in the body or an 'Authorization: Bearer <key>' header.",
-        "openai_token",
-    )
+    raise ApiError("missing_token", text("key_missing"), "openai_token")
 
 
 def generate(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
     gen_request = parse_request(request.body, settings)
     api_key = resolve_key(gen_request, request.headers)
-    generation = Generation(gen_request, api_key, settings, get_store(settings))
+    lang = language(gen_request.user_input, request.headers.get("accept-language"))
+    generation = Generation(gen_request, api_key, settings, get_store(settings), lang)
     try:
         answer = generation.run()
     finally:
@@ -173,9 +191,7 @@ def page_response(path: str) -> Response:
     """The reference page or its client (README "The reference page")."""
     asset = page.asset(path)
     if asset is None:
-        raise ApiError(
-            "not_found", f"{path!r} is not part of this deployment (examples/ was not shipped)."
-        )
+        raise ApiError("not_found", text("page_not_shipped", path=repr(path)))
     return Response(200, asset.body, dict(asset.headers))
 
 
@@ -183,12 +199,12 @@ def not_allowed(method: str, path: str) -> ApiError:
     if path == "/aiops-client.js":
         return ApiError(
             "method_not_allowed",
-            f"{method} is not allowed on {path}; use GET.",
+            text("get_only_method", method=method, path=path),
             allow="GET, HEAD, OPTIONS",
         )
     return ApiError(
         "method_not_allowed",
-        f"{method} is not allowed; POST a JSON body to /gen.",
+        text("gen_method", method=method),
         allow="GET, HEAD, POST, OPTIONS" if path == "/" else "POST, OPTIONS",
     )
 
@@ -208,16 +224,14 @@ def route(request: Request, settings: Settings, facts: dict[str, Any]) -> Respon
         if method in ("GET", "HEAD"):
             return json_response(200, {"status": "ok"})
         raise ApiError(
-            "method_not_allowed",
-            f"{method} is not allowed on /healthz; use GET.",
-            allow="GET, HEAD, OPTIONS",
+            "method_not_allowed", text("healthz_method", method=method), allow="GET, HEAD, OPTIONS"
         )
     if path in page.PATHS and method in ("GET", "HEAD"):
         return page_response(path)
     if method != "POST" or path == "/aiops-client.js":
         raise not_allowed(method, path)
     if path not in GEN_PATHS:
-        raise ApiError("not_found", f"No such endpoint {path!r}; POST to /gen.")
+        raise ApiError("not_found", text("no_such_endpoint", path=repr(path)))
     return generate(request, settings, facts)
 
 
@@ -230,12 +244,12 @@ def respond(request: Request) -> Response:
     try:
         response = route(request, settings, facts)
     except ApiError as error:
-        response = error_response(error)
+        response = error_response(error, request_language(request))
         facts["error"] = error.code
     except Exception as exc:
         fault = exc
         response = error_response(
-            ApiError("internal_error", "Something went wrong on our side; try again.")
+            ApiError("internal_error", text("internal_error")), request_language(request)
         )
         facts["error"] = "internal_error"
     response.headers.update(cors_headers(request.headers.get("origin"), settings))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiops.form import Notice
+from aiops.messages import text
 
 _ANYWHERE = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET")
 _SEGMENTS = frozenset({"TOKEN", "KEY", "PWD", "PASS", "CREDENTIAL", "CREDENTIALS"})
@@ -74,8 +75,8 @@ def replace_weak_secrets(
             notices.append(
                 Notice(
                     f"environment.{name}",
-                    "the model chose a weak value for this secret; replaced it with a random "
-                    f"{GENERATED_LENGTH}-character value (change it if you have your own)",
+                    "generated_secret",
+                    text("weak_secret_replaced", length=GENERATED_LENGTH),
                 )
             )
         environment.append({"name": name, "value": value})

@@ -12,6 +12,7 @@ from typing import Any
 from aiops import catalog, llm, prompt, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
+from aiops.messages import Lang, language, text
 from aiops.reply import ModelReply, UnreadableReply, parse_reply
 from aiops.settings import Settings
 from aiops.store import (
@@ -72,7 +73,9 @@ def choose_model(requested: str | None, settings: Settings) -> str:
     if requested not in settings.allowed_models:
         allowed = ", ".join(settings.allowed_models)
         raise ApiError(
-            "invalid_request", f"model {requested!r} is not allowed; use one of: {allowed}", "model"
+            "invalid_request",
+            text("model_not_allowed", model=repr(requested), allowed=allowed),
+            "model",
         )
     return requested
 
@@ -83,7 +86,9 @@ def current_form(params: dict[str, Any], limits: Limits) -> Normalised:
     if current.errors:
         first = current.errors[0]
         raise ApiError(
-            "invalid_request", f"params.{first.field}: {first.message}", f"params.{first.field}"
+            "invalid_request",
+            text("params_invalid", field=first.field, reason=first.text),
+            f"params.{first.field}",
         )
     return current
 
@@ -96,17 +101,10 @@ def load_history(
     try:
         parent = store.load(request.parent_message_id, key_hash)
     except StoreUnavailable:
-        raise ApiError(
-            "store_unavailable",
-            "The conversation store is unreachable, so this conversation cannot be continued "
-            "right now; try again shortly, or start a new conversation without parent_message_id.",
-        ) from None
+        raise ApiError("store_unavailable", text("store_unreachable")) from None
     if parent is None:
         raise ApiError(
-            "conversation_not_found",
-            "parent_message_id is unknown or expired (or belongs to another key); "
-            "start a new conversation without it.",
-            "parent_message_id",
+            "conversation_not_found", text("conversation_not_found"), "parent_message_id"
         )
     return parent
 
@@ -119,9 +117,7 @@ def apply_reply(reply: ModelReply, base: dict[str, Any], limits: Limits) -> Outc
         changes = {k: v for k, v in changes.items() if v is not None}
     for key in [k for k in changes if k not in FIELDS]:
         if key not in base or base[key] != changes[key]:
-            warnings.append(
-                Notice(key, "the model proposed a field the form does not have; ignored")
-            )
+            warnings.append(Notice(key, "unknown_field_ignored", text("unknown_field")))
         del changes[key]
     merged = normalise({**base, **changes}, limits, previous=base)
     return Outcome(
@@ -169,8 +165,17 @@ def default_reply(user_input: str, changes: dict[str, Any]) -> str:
 class Generation:
     """Serves one POST /gen, step by step."""
 
-    def __init__(self, request: GenRequest, api_key: str, settings: Settings, store: Store) -> None:
+    def __init__(
+        self,
+        request: GenRequest,
+        api_key: str,
+        settings: Settings,
+        store: Store,
+        lang: Lang | None = None,
+    ) -> None:
         self.request = request
+        # The language of the answer's warnings: given by the edge (user_input, Accept-Language)
+        self.language = lang or language(request.user_input, None)
         self.api_key = api_key
         self.settings = settings
         self.store = store
@@ -208,7 +213,10 @@ class Generation:
             Changes=changes,
             Reply=reply,
             Questions=outcome.questions,
-            Warnings=[Warning_(field=w.field, message=w.message) for w in _dedupe(warnings)],
+            Warnings=[
+                Warning_(field=w.field, code=w.code, message=w.rendered(self.language))
+                for w in _dedupe(warnings)
+            ],
             Usage=self.trace.usage,
             Model=model,
         )
@@ -254,13 +262,7 @@ class Generation:
         try:
             self.store.save(turn)
         except StoreUnavailable:
-            return [
-                Notice(
-                    "MessageId",
-                    "the conversation store is unreachable: this turn was not saved, "
-                    "so it cannot be continued with parent_message_id",
-                )
-            ]
+            return [Notice("MessageId", "store_unavailable", text("turn_not_saved"))]
         return []
 
     def key_warnings(self) -> list[Notice]:
@@ -276,14 +278,7 @@ class Generation:
             if self.api_key
             in (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
         ]
-        return [
-            Notice(
-                name,
-                "your API key is in the request: it was hidden from the model and is not stored "
-                "with the conversation",
-            )
-            for name in pasted
-        ]
+        return [Notice(name, "key_in_request", text("key_in_request")) for name in pasted]
 
     def call(self, messages: list[dict[str, str]], model: str) -> llm.Completion:
         completion = llm.complete(
@@ -312,9 +307,7 @@ class Generation:
                 outcome = apply_reply(self.read(second.text), form, self.limits)
             except UnreadableReply as again:
                 raise ApiError(
-                    "bad_model_output",
-                    f"The model's answer could not be read twice ({again}); try again or "
-                    "rephrase the request.",
+                    "bad_model_output", text("model_output_unreadable", detail=str(again))
                 ) from None
             return self.settle(outcome)
         if not outcome.errors:
@@ -356,7 +349,10 @@ class Generation:
     @staticmethod
     def settle(outcome: Outcome) -> Outcome:
         """After the one re-ask, remaining errors become warnings: those fields kept their value."""
-        kept = [Notice(e.field, f"kept the previous value: {e.message}") for e in outcome.errors]
+        kept = [
+            Notice(e.field, "kept_previous_value", text("kept_previous_value", reason=e.text))
+            for e in outcome.errors
+        ]
         return Outcome(outcome.form, outcome.warnings + kept, [], outcome.reply, outcome.questions)
 
     def new_turn(

@@ -13,7 +13,6 @@ from aiops.form import (
     FIELDS,
     Limits,
     Normalised,
-    Notice,
     changed_fields,
     default_form,
     dumps_form,
@@ -160,13 +159,11 @@ def test_floating_image_stays_with_a_warning(raw: str, repository: str) -> None:
     assert result.form["image_name"] == raw.removeprefix("docker pull ")
     assert not result.errors
     assert (
-        Notice(
-            "image_name",
-            f"no version tag: `{repository}` follows `latest`; pin a version such as "
-            f"`{repository}:<version>` for repeatable deploys",
-        )
-        in result.warnings
-    )
+        "image_name",
+        "no_version_tag",
+        f"no version tag: `{repository}` follows `latest`; pin a version such as "
+        f"`{repository}:<version>` for repeatable deploys",
+    ) in [(notice.field, notice.code, notice.message) for notice in result.warnings]
 
 
 def test_digest_pins_an_image_without_a_tag() -> None:
@@ -267,9 +264,11 @@ def test_cpu(raw: Any, expected: Any, outcome: str) -> None:
 
 def test_cpu_error_says_what_is_allowed() -> None:
     result = normalise({"cpu": "lots"})
-    assert result.errors == [
-        Notice(
-            "cpu", 'cpu "lots" is not a number of cores; use one of 0.1, 0.2, 0.5, 1, 2, 3, 4, 8'
+    assert [(notice.field, notice.code, notice.message) for notice in result.errors] == [
+        (
+            "cpu",
+            "invalid_value",
+            'cpu "lots" is not a number of cores; use one of 0.1, 0.2, 0.5, 1, 2, 3, 4, 8',
         )
     ]
 

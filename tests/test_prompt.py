@@ -105,7 +105,9 @@ def test_the_re_ask_names_only_the_errors() -> None:
     from aiops.form import Notice
 
     messages = build()
-    again = prompt.retry_messages(messages, '{"changes": {"cpu": "x"}}', [Notice("cpu", "bad cpu")])
+    again = prompt.retry_messages(
+        messages, '{"changes": {"cpu": "x"}}', [Notice("cpu", "invalid_value", "bad cpu")]
+    )
     assert again[: len(messages)] == messages
     assert again[-2] == {"role": "assistant", "content": '{"changes": {"cpu": "x"}}'}
     assert "cpu: bad cpu" in again[-1]["content"]

@@ -216,7 +216,7 @@ def run_turn(
     result.changes = dict(answer.Changes)
     result.reply = answer.Reply
     result.warnings = [w.model_dump() for w in answer.Warnings]
-    result.kept_previous = [w.field for w in answer.Warnings if KEPT_PREVIOUS in w.message]
+    result.kept_previous = [w.field for w in answer.Warnings if w.code == KEPT_PREVIOUS]
     return result, after, answer.MessageId
 
 

@@ -26,7 +26,7 @@ QUESTIONS = "questions"
 # did not produce a form (skipped).
 OK, INVALID, PROVIDER_ERROR, ERROR, SKIPPED = "ok", "invalid", "provider_error", "error", "skipped"
 PROVIDER_CODES = frozenset({"invalid_token", "rate_limited", "upstream_error", "upstream_timeout"})
-KEPT_PREVIOUS = "kept the previous value"
+KEPT_PREVIOUS = "kept_previous_value"  # the Warnings code of a field that kept its value
 
 
 @dataclass
