@@ -4,7 +4,7 @@ checked and the source to start the next check from, and flags entries checked l
 than a threshold. Run it before a release.
 
 Exit codes: 0 every entry is fresh; 1 some entry is stale; 2 the file is malformed (the
-message names the entry and the field).
+message names the entry and the field) or an entry's check date is after today.
 """
 
 from __future__ import annotations
@@ -33,11 +33,16 @@ class Freshness:
     age_days: int
     stale: bool
 
+    @property
+    def future(self) -> bool:
+        """Checked after today: a typo in the date, or a wrong clock."""
+        return self.age_days < 0
+
     def line(self) -> str:
-        flag = "STALE" if self.stale else "ok"
+        flag = "FUTURE" if self.future else "STALE" if self.stale else "ok"
         checked = self.entry.checked
         return (
-            f"{flag:<5}  {self.entry.id:<20} {self.entry.image:<50} "
+            f"{flag:<6} {self.entry.id:<20} {self.entry.image:<50} "
             f"{checked.on.isoformat()} ({self.age_days:>3} d)  {checked.sources[0]}"
         )
 
@@ -105,8 +110,12 @@ def run(
     for item in report:
         print(item.line(), file=out)
     stale = [item.entry.id for item in report if item.stale]
+    future = [item.entry.id for item in report if item.future]
     summary = f"{len(report)} entries, {len(stale)} checked more than {max_age_days} days ago"
     print(summary + (f": {', '.join(stale)}" if stale else ""), file=out)
+    if future:
+        print(f"checked after {today.isoformat()}: {', '.join(future)}", file=out)
+        return EXIT_MALFORMED
     return EXIT_STALE if stale else EXIT_FRESH
 
 

@@ -196,7 +196,6 @@ def port(**changes: Any) -> dict[str, Any]:
         {"ports": [{"number": 8080, "protocol": "tcp", "application": "http"}]},  # no web_ui
         {"ports": []},
         checked(on="2026-13-01"),
-        checked(on=(date.today() + timedelta(days=1)).isoformat()),
         checked(sources=[]),
         checked(sources=["github:acme/demo:README.md"]),  # no commit: not where to start from
         checked(sources=["docs.example.com/page"]),
@@ -644,6 +643,17 @@ def test_a_malformed_file_is_reported_by_entry_and_field(tmp_path: Path) -> None
     broken.write_text("{not json", encoding="utf-8")
     code, text = report("--file", str(broken))
     assert code == catalog_check.EXIT_MALFORMED and "Traceback" not in text
+
+
+def test_a_check_date_after_today_is_reported_not_refused_at_load(tmp_path: Path) -> None:
+    entries = raw_entries()
+    entries[0]["checked"]["on"] = (LAST_CHECK + timedelta(days=30)).isoformat()
+    path = write_catalogue(tmp_path, entries)
+    assert Catalog.from_file(path).entries[0].id == entries[0]["id"]  # serving never depends on it
+    code, text = report("--today", LAST_CHECK.isoformat(), "--file", str(path))
+    assert code == catalog_check.EXIT_MALFORMED
+    assert text.splitlines()[0].startswith("FUTURE")
+    assert text.splitlines()[-1] == f"checked after {LAST_CHECK.isoformat()}: {entries[0]['id']}"
 
 
 def test_the_command_runs_as_a_module() -> None:
