@@ -228,9 +228,13 @@ EN: dict[str, str] = {
         "{image} needs at least {need} of memory; {have} is likely to be killed for lack of memory"
     ),
     "catalog_tcp_public": (
-        "port {port} of {image} speaks plain TCP, not HTTP: a public HTTPS address will not "
+        "port {port} of {image} speaks {spoken}, not plain HTTP: a public HTTPS address will not "
         "reach it; keep it internal or use the platform's TCP exposure"
     ),
+    "spoken_udp": "UDP",
+    "spoken_https": "HTTPS itself (TLS inside the container)",
+    "spoken_grpc": "gRPC",
+    "spoken_tcp": "plain TCP",
     # errors (the `error` of a non-200 answer)
     "body_too_large": "The request body is larger than {max} bytes; shorten the pasted text.",
     "body_not_object": "The body must be a JSON object.",
@@ -365,9 +369,13 @@ ZH: dict[str, str] = {
     "catalog_env_needed": "{image} 需要 {name}：{meaning}",
     "catalog_memory_low": "{image} 至少需要 {need} 内存；{have} 很可能因内存不足被终止",
     "catalog_tcp_public": (
-        "{image} 的端口 {port} 使用纯 TCP 而不是 HTTP：公网 HTTPS 地址无法访问它；"
+        "{image} 的端口 {port} 使用{spoken}而不是普通 HTTP：公网 HTTPS 地址无法访问它；"
         "请保持内部访问，或使用平台的 TCP 暴露方式"
     ),
+    "spoken_udp": "UDP 协议",
+    "spoken_https": "容器内自带 TLS 的 HTTPS",
+    "spoken_grpc": "gRPC 协议",
+    "spoken_tcp": "纯 TCP",
     "body_too_large": "请求体超过 {max} 字节；请缩短粘贴的文本。",
     "body_not_object": "请求体必须是 JSON 对象。",
     "body_too_deep": "请求体嵌套过深。",
