@@ -354,10 +354,15 @@ class Generation:
         if problem is not None:
             where, what = problem
             raise UnreadableReply(f"The answer's {where} {what}; answer with plain form values.")
+        # A provider knows the key: its text never carries it anywhere (`merged` puts it back
+        # only where the user pasted it, from the placeholder).
+        changes, said, questions = without_key(
+            bounds.valid_text([reply.changes, reply.reply, reply.questions]), self.api_key
+        )
         return ModelReply(
-            changes=reply.changes,
-            reply=self.mask.scrub(reply.reply),
-            questions=[self.mask.scrub(q) for q in reply.questions],
+            changes=changes,
+            reply=self.mask.scrub(said),
+            questions=[self.mask.scrub(q) for q in questions],
             shape=reply.shape,
         )
 
