@@ -43,8 +43,10 @@ def _read_limited(request: Any, limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
-# Paths functions-framework answers itself (an HTML 404), never calling `gen`.
+# Paths functions-framework answers itself (an HTML 404), never calling `gen`; and Flask's
+# static files, served should a `static/` folder ever sit next to this file.
 FRAMEWORK_PATHS = frozenset({"/robots.txt", "/favicon.ico"})
+FRAMEWORK_PREFIXES = ("/static/",)
 _CHUNK = 64 * 1024
 
 
@@ -114,7 +116,7 @@ class BodyLimit:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO") or "/"
-        if path in FRAMEWORK_PATHS:
+        if path in FRAMEWORK_PATHS or path.startswith(FRAMEWORK_PREFIXES):
             return self.answer(environ, start_response, b"")
         body = _bounded_body(environ, get_settings().max_body_bytes)
         if body is None:

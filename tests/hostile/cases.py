@@ -484,6 +484,11 @@ PATHS = [
     Case(
         "GET /favicon.ico", 405, "method_not_allowed", method="GET", path="/favicon.ico", body=None
     ),
+    Case("POST /favicon.ico/", 404, "not_found", path="/favicon.ico/"),
+    Case("HEAD /favicon.ico", 405, method="HEAD", path="/favicon.ico", body=None),
+    Case("OPTIONS /robots.txt", 204, method="OPTIONS", path="/robots.txt", body=None),
+    Case("POST /static/app.js", 404, "not_found", path="/static/app.js"),
+    Case("CONNECT /gen", 405, "method_not_allowed", method="CONNECT", body=None),
     Case("GET /", 405, "method_not_allowed", method="GET", path="/", body=None),
     Case("PUT /gen", 405, "method_not_allowed", method="PUT"),
     Case("DELETE /gen", 405, "method_not_allowed", method="DELETE", body=None),
