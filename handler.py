@@ -31,7 +31,10 @@ service.warm_up(get_settings())
 
 
 def _request_id(headers: dict[str, str], fallback: str | None = None) -> str:
+    """The caller's (or the platform's) id, as printable ASCII of at most 64 characters: it is
+    echoed in a header, so nothing else of it is kept."""
     given = headers.get("x-request-id") or headers.get("x-cloud-trace-context", "").split("/")[0]
+    given = "".join(char for char in given if "!" <= char <= "~")
     return (given or fallback or uuid.uuid4().hex)[:64]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,7 @@ def test_hostile_case(hostile_server: LiveServer, model: ScriptedModel, case: Ca
     shown = f"{status} {headers} {body[:500]!r}"
     assert status == case.status, shown
     assert "x-request-id" in headers and "access-control-allow-origin" in headers, shown
+    assert re.fullmatch(r"[!-~]{1,64}", headers["x-request-id"]), shown
     if case.method != "HEAD" and status != 204:
         assert headers["content-type"].startswith("application/json"), shown
         payload = json.loads(body)
