@@ -119,13 +119,13 @@ class BodyLimit:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO") or "/"
-        if path in FRAMEWORK_PATHS or path.startswith(FRAMEWORK_PREFIXES):
-            return self.answer(environ, start_response, b"")
         body = _bounded_body(environ, get_settings().max_body_bytes)
         if body is None:
             post = environ.get("REQUEST_METHOD", "").upper() == "POST"
             chunks = self.answer(environ, start_response, None if post else b"")
             return _ThenClose(chunks, environ)
+        if path in FRAMEWORK_PATHS or path.startswith(FRAMEWORK_PREFIXES):
+            return self.answer(environ, start_response, body)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)

@@ -86,28 +86,42 @@ def plain(total: int) -> Iterator[bytes]:
         yield b"a" * _FRAME
 
 
-def assert_413(answer: bytes) -> None:
+def assert_answer(answer: bytes, status: int, code: str) -> None:
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert head.startswith(b"HTTP/1.1 %d" % status), answer[:300]
     assert b"x-request-id" in head.lower() and b"access-control-allow-origin" in head.lower()
-    assert json.loads(body)["code"] == "payload_too_large"
+    assert json.loads(body)["code"] == code
 
 
-@pytest.mark.parametrize("framing", ["chunked", "content-length"])
-def test_a_200_mb_upload_gets_its_413_without_growing_the_worker(
-    upload_server: LiveServer, framing: str
+def assert_413(answer: bytes) -> None:
+    assert_answer(answer, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize(
+    ("framing", "path", "status", "code"),
+    [
+        ("chunked", "/gen", 413, "payload_too_large"),
+        ("content-length", "/gen", 413, "payload_too_large"),
+        ("chunked", "/favicon.ico", 404, "not_found"),
+    ],
+)
+def test_a_200_mb_upload_is_answered_without_growing_the_worker(
+    upload_server: LiveServer, framing: str, path: str, status: int, code: str
 ) -> None:
     pid = worker_pid(upload_server)
     before = peak_kib(pid)
+    start = b"POST %s HTTP/1.1\r\nHost: t\r\n" % path.encode()
     if framing == "chunked":
-        head = b"POST /gen HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        head = start + b"Transfer-Encoding: chunked\r\n\r\n"
         answer = upload(upload_server, head, chunked(UPLOAD_BYTES))
     else:
-        head = b"POST /gen HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % UPLOAD_BYTES
+        head = start + b"Content-Length: %d\r\n\r\n" % UPLOAD_BYTES
         answer = upload(upload_server, head, plain(UPLOAD_BYTES))
-    assert_413(answer)
+    assert_answer(answer, status, code)
     growth = peak_kib(pid) - before
-    print(f"{framing}: worker peak RSS grew {growth} KiB on a {UPLOAD_BYTES >> 20} MiB upload")
+    print(
+        f"{framing} {path}: worker peak RSS grew {growth} KiB on a {UPLOAD_BYTES >> 20} MiB upload"
+    )
     assert growth < MAX_GROWTH_KIB
     assert "Traceback" not in upload_server.output()
 
