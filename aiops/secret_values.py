@@ -186,6 +186,19 @@ class Mask:
                 text = text.replace(spelling, self.placeholder(index))
         return text
 
+    def hide_all(self, value: Any) -> Any:
+        """`hide` on every string inside `value`: a known secret the model wrote out (a provider
+        knows the key) then counts as its placeholder, revealed only where it belongs."""
+        if not self.values:
+            return value
+        if isinstance(value, str):
+            return self.hide(value)
+        if isinstance(value, list):
+            return [self.hide_all(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.hide_all(item) for key, item in value.items()}
+        return value
+
     def hide_messages(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
         if not self.values:
             return messages

@@ -354,10 +354,10 @@ class Generation:
         if problem is not None:
             where, what = problem
             raise UnreadableReply(f"The answer's {where} {what}; answer with plain form values.")
-        # A provider knows the key: its text never carries it anywhere (`merged` puts it back
-        # only where the user pasted it, from the placeholder).
-        changes, said, questions = without_key(
-            bounds.valid_text([reply.changes, reply.reply, reply.questions]), self.api_key
+        # A provider knows the key: a known secret written out counts as its placeholder, which
+        # `merged` reveals only where it belongs, and Reply and Questions show as `[secret]`.
+        changes, said, questions = self.mask.hide_all(
+            bounds.valid_text([reply.changes, reply.reply, reply.questions])
         )
         return ModelReply(
             changes=changes,
