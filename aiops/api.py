@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
@@ -59,6 +60,19 @@ class ApiError(Exception):
         return {"error": render(self.text, lang), "code": self.code, "field": self.field}
 
 
+# Characters that show nothing: what str.isspace() counts, controls, and the format and filler
+# characters (U+FEFF, zero-width space and joiners, bidi marks, word joiner, variation
+# selectors, Hangul fillers, soft hyphen). A user_input of only these is empty. The same
+# character class, written with escapes both Python and ECMA-262 read alike, is openapi.yaml's
+# pattern for user_input (a test keeps them equal).
+INVISIBLE = (
+    r"\x00-\x20\x7f-\xa0\xad\u034f\u061c\u115f\u1160\u1680\u17b4\u17b5\u180b-\u180f"
+    r"\u2000-\u200f\u2028-\u202f\u205f-\u206f\u2800\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0"
+)
+VISIBLE_PATTERN = f"[^{INVISIBLE}]"
+_VISIBLE = re.compile(VISIBLE_PATTERN)
+
+
 class GenRequest(BaseModel):
     """The body of POST /gen. Unknown top-level keys are ignored."""
 
@@ -74,10 +88,12 @@ class GenRequest(BaseModel):
     @classmethod
     def _trimmed(cls, value: str) -> str:
         value = value.strip()
-        if not value:
+        if not _VISIBLE.search(value):
             # the type names the message (aiops.messages) that routes.validation_error shows
             raise PydanticCustomError(
-                "user_input_empty", "user_input is empty: describe what to deploy or change"
+                "user_input_empty",
+                "user_input is empty (or only invisible characters): describe what to deploy "
+                "or change",
             )
         return value
 

@@ -39,6 +39,7 @@ WARNING_CODES: tuple[str, ...] = (
     "catalog_env_missing",
     "catalog_memory_low",
     "catalog_tcp_public",
+    "misplaced_secret",
 )
 # The code of a value that could not be normalised at all (an error, never a warning itself:
 # it becomes `kept_previous_value` or a 400).
@@ -231,6 +232,14 @@ EN: dict[str, str] = {
         "port {port} of {image} speaks {spoken}, not plain HTTP: a public HTTPS address will not "
         "reach it; keep it internal or use the platform's TCP exposure"
     ),
+    "misplaced_secret_kept": (
+        "kept the previous value: the model's value held a secret placeholder that does not "
+        "belong here (a secret is restored only where it was)"
+    ),
+    "misplaced_secret_dropped": (
+        "dropped: the model's value held a secret placeholder that does not belong here "
+        "(a secret is restored only where it was)"
+    ),
     "spoken_udp": "UDP",
     "spoken_https": "HTTPS itself (TLS inside the container)",
     "spoken_grpc": "gRPC",
@@ -239,6 +248,11 @@ EN: dict[str, str] = {
     "body_too_large": "The request body is larger than {max} bytes; shorten the pasted text.",
     "body_not_object": "The body must be a JSON object.",
     "body_too_deep": "The body is nested too deeply.",
+    "body_value_problem": "{where} {what}.",
+    "the_body": "The body",
+    "value_out_of_range": "is a number out of range; use a finite number",
+    "value_too_deep": "is nested more than {max} levels deep",
+    "key_too_long": "The API key has {count} characters; at most {max} are allowed. Copy it again.",
     "body_not_unicode": "The body holds text that is not valid Unicode.",
     "body_not_json": "The body is not valid JSON ({detail}).",
     "field_required": "{field} is required.",
@@ -247,7 +261,9 @@ EN: dict[str, str] = {
     "field_not_object": "{field}: Input should be a valid dictionary.",
     "field_too_long": "{field}: String should have at most {max_length} characters.",
     "body_invalid": "{detail}.",
-    "user_input_empty": "user_input is empty: describe what to deploy or change",
+    "user_input_empty": (
+        "user_input is empty (or only invisible characters): describe what to deploy or change"
+    ),
     "input_too_long": "user_input has {count} characters; at most {max} are allowed.",
     "key_bad_characters": (
         "The API key has characters no key has (spaces, line breaks or non-ASCII); copy it again."
@@ -372,6 +388,12 @@ ZH: dict[str, str] = {
         "{image} 的端口 {port} 使用{spoken}而不是普通 HTTP：公网 HTTPS 地址无法访问它；"
         "请保持内部访问，或使用平台的 TCP 暴露方式"
     ),
+    "misplaced_secret_kept": (
+        "保留了原值：模型给出的值中含有不属于此处的密文占位符（密文只会还原到它原来的位置）"
+    ),
+    "misplaced_secret_dropped": (
+        "已丢弃：模型给出的值中含有不属于此处的密文占位符（密文只会还原到它原来的位置）"
+    ),
     "spoken_udp": "UDP 协议",
     "spoken_https": "容器内自带 TLS 的 HTTPS",
     "spoken_grpc": "gRPC 协议",
@@ -379,6 +401,11 @@ ZH: dict[str, str] = {
     "body_too_large": "请求体超过 {max} 字节；请缩短粘贴的文本。",
     "body_not_object": "请求体必须是 JSON 对象。",
     "body_too_deep": "请求体嵌套过深。",
+    "body_value_problem": "{where} {what}。",
+    "the_body": "请求体",
+    "value_out_of_range": "是超出范围的数字；请使用有限的数字",
+    "value_too_deep": "嵌套超过了 {max} 层",
+    "key_too_long": "API 密钥有 {count} 个字符，最多允许 {max} 个；请重新复制。",
     "body_not_unicode": "请求体中含有无效的 Unicode 文本。",
     "body_not_json": "请求体不是有效的 JSON（{detail}）。",
     "field_required": "缺少必填项 {field}。",
@@ -387,7 +414,7 @@ ZH: dict[str, str] = {
     "field_not_object": "{field}：必须是 JSON 对象。",
     "field_too_long": "{field}：最多 {max_length} 个字符。",
     "body_invalid": "{detail}。",
-    "user_input_empty": "user_input 为空：请描述要部署或修改的内容",
+    "user_input_empty": "user_input 为空（或只有不可见字符）：请描述要部署或修改的内容",
     "input_too_long": "user_input 有 {count} 个字符，最多允许 {max} 个。",
     "key_bad_characters": (
         "API 密钥中含有密钥不会有的字符（空格、换行或非 ASCII 字符）；请重新复制。"

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aiops import logs, page
+from aiops import bounds, logs, page
 from aiops.api import ApiError, GenRequest
 from aiops.messages import Lang, language, text
 from aiops.service import Generation
@@ -28,8 +28,10 @@ log = logging.getLogger("aiops.request")
 JSON_TYPE = "application/json; charset=utf-8"
 GEN_PATHS = frozenset({"/", "/gen"})
 PREFLIGHT_MAX_AGE = "3600"
-# Printable ASCII without spaces: what goes into the provider's Authorization header.
-_KEY_SHAPE = re.compile(r"[\x21-\x7e]{1,1024}")
+# Printable ASCII without spaces: what goes into the provider's Authorization header. At most
+# KEY_MAX_CHARS (openapi.yaml's maxLength of openai_token): room for JWT-style gateway tokens.
+_KEY_SHAPE = re.compile(r"[\x21-\x7e]+")
+KEY_MAX_CHARS = 4096
 
 
 @dataclass
@@ -116,9 +118,18 @@ def _no_constants(name: str) -> None:
 
 
 def parsed_json(body: bytes) -> Any:
-    """Strict JSON (no NaN/Infinity, valid Unicode, sanely nested), else a 400."""
+    """Strict JSON (no NaN/Infinity, no number out of range, valid Unicode, at most
+    `bounds.MAX_DEPTH` levels deep), else a 400 naming the field."""
     try:
         data = json.loads(body, parse_constant=_no_constants)
+        problem = bounds.first_problem(data)
+        if problem is not None:
+            where, what = problem
+            raise ApiError(
+                "invalid_request",
+                text("body_value_problem", where=where or text("the_body"), what=what),
+                where or None,
+            )
         # A lone surrogate ("\ud800") parses, but is no text: it could not be sent on or stored.
         json.dumps(data, ensure_ascii=False).encode()
     except RecursionError:
@@ -161,6 +172,12 @@ def resolve_key(request: GenRequest, headers: Mapping[str, str]) -> str:
     scheme, _, token = headers.get("authorization", "").partition(" ")
     key = request.openai_token or (token.strip() if scheme.lower() == "bearer" else "")
     if key:
+        if len(key) > KEY_MAX_CHARS:
+            raise ApiError(
+                "invalid_request",
+                text("key_too_long", count=len(key), max=KEY_MAX_CHARS),
+                "openai_token",
+            )
         if not _KEY_SHAPE.fullmatch(key):
             raise ApiError("invalid_request", text("key_bad_characters"), "openai_token")
         return key

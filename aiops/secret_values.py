@@ -1,5 +1,6 @@
-"""Secret values (SPEC §3 step 6): which variables hold secrets, replacing weak secrets the model
-invented with strong random ones, and masking known secrets in what is sent to the model.
+"""Secret values (README "Secrets and limits"): which variables hold secrets, replacing weak
+secrets the model invented with strong random ones, masking known secrets (and the caller's key)
+in what is sent to the model, and revealing them in its answer only where they came from.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ import json
 import re
 import secrets
 import string
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiops.form import Notice
@@ -105,14 +106,79 @@ def spellings(value: str) -> list[str]:
     return sorted(written, key=len, reverse=True)
 
 
+# The shape of a placeholder, also of one the model invents (`__SECRET_1__`, `__SECRET_KEY__`).
+PLACEHOLDER_SHAPE = re.compile(r"__SECRET_[A-Za-z0-9_]{0,64}?__")
+# What a placeholder becomes in the answer's Reply and Questions: secrets are never revealed there.
+HIDDEN = "[secret]"
+# A list field's items are told apart by this key; a place in the form is `field.<that value>`.
+_ITEM_KEYS = {"environment": "name", "configmap": "file_path", "storage": "value"}
+
+
+def places(form: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """`(place, text)` of every string in a normalised form. A place is `environment.NAME`,
+    `configmap./etc/app.conf` or `storage./data` for an item of a list field, else the
+    top-level field."""
+    for field_name, value in form.items():
+        item_key = _ITEM_KEYS.get(field_name)
+        if item_key and isinstance(value, list):
+            for item in value:
+                name = item.get(item_key) if isinstance(item, Mapping) else None
+                for text in _strings(item):
+                    yield f"{field_name}.{name}", text
+        else:
+            for text in _strings(value):
+                yield field_name, text
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside `value` (nesting is bounded up front: aiops.bounds)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+class _Misplaced(Exception):
+    """A value holds a placeholder that may not be revealed there."""
+
+
 @dataclass
 class Mask:
-    """Placeholders for secret values: applied to what goes to the model, undone on its answer."""
+    """Placeholders for secret values: applied to what goes to the model, undone on its answer
+    only in the places of the form each secret came from.
+
+    Every placeholder is random per request (`__SECRET_<16 hex>__`), so the model cannot guess
+    one; one it invents or moves to another place is never revealed (README "Secrets and limits").
+    """
 
     values: Sequence[str]
+    # For each value: the places of the form (see `places`) where the conversation holds it.
+    origins: Sequence[frozenset[str]] = ()
+    tokens: Sequence[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if len(self.tokens) != len(self.values):
+            self.tokens = [f"__SECRET_{secrets.token_hex(8)}__" for _ in self.values]
+        if len(self.origins) != len(self.values):
+            self.origins = [frozenset() for _ in self.values]
+
+    @classmethod
+    def for_forms(cls, values: Sequence[str], forms: Iterable[Mapping[str, Any]]) -> Mask:
+        """A mask of `values`, each revealed only where one of `forms` holds it."""
+        origins: list[set[str]] = [set() for _ in values]
+        for form in forms:
+            for place, written in places(form):
+                for index, value in enumerate(values):
+                    if value in written:
+                        origins[index].add(place)
+        return cls(values, [frozenset(found) for found in origins])
 
     def placeholder(self, index: int) -> str:
-        return f"__SECRET_{index + 1}__"
+        return self.tokens[index]
 
     def hide(self, text: str) -> str:
         """`text` with every known secret replaced, as written plainly or escaped inside JSON."""
@@ -121,21 +187,17 @@ class Mask:
                 text = text.replace(spelling, self.placeholder(index))
         return text
 
-    def reveal(self, text: str) -> str:
-        for index, value in enumerate(self.values):
-            text = text.replace(self.placeholder(index), value)
-        return text
-
-    def reveal_all(self, value: Any) -> Any:
-        """Undo the placeholders everywhere inside a parsed answer (strings in dicts and lists)."""
+    def hide_all(self, value: Any) -> Any:
+        """`hide` on every string inside `value`: a known secret the model wrote out (a provider
+        knows the key) then counts as its placeholder, revealed only where it belongs."""
         if not self.values:
             return value
         if isinstance(value, str):
-            return self.reveal(value)
+            return self.hide(value)
         if isinstance(value, list):
-            return [self.reveal_all(v) for v in value]
+            return [self.hide_all(item) for item in value]
         if isinstance(value, dict):
-            return {k: self.reveal_all(v) for k, v in value.items()}
+            return {key: self.hide_all(item) for key, item in value.items()}
         return value
 
     def hide_messages(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -145,3 +207,64 @@ class Mask:
             m if m["role"] == "system" else {**m, "content": self.hide(m["content"])}
             for m in messages
         ]
+
+    def scrub(self, text: str) -> str:
+        """Text for Reply and Questions: every placeholder, real or invented, is `[secret]`."""
+        return PLACEHOLDER_SHAPE.sub(HIDDEN, text)
+
+    def reveal_form(
+        self, form: Mapping[str, Any], base: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], list[Notice]]:
+        """`form` (normalised from the model's answer) with each placeholder revealed where its
+        secret came from. A value holding any other placeholder (invented, or moved from another
+        place) keeps `base`'s value of that place, or is dropped if `base` has none; a warning
+        says so."""
+        revealed: dict[str, Any] = {}
+        notices: list[Notice] = []
+        for name, value in form.items():
+            item_key = _ITEM_KEYS.get(name)
+            if item_key and isinstance(value, list):
+                revealed[name] = self._items(name, item_key, value, base.get(name), notices)
+                continue
+            try:
+                revealed[name] = self._revealed(name, value)
+            except _Misplaced:
+                notices.append(Notice(name, "misplaced_secret", text("misplaced_secret_kept")))
+                if name in base:
+                    revealed[name] = base[name]
+        return revealed, notices
+
+    def _items(
+        self, name: str, item_key: str, items: list[Any], before: Any, notices: list[Notice]
+    ) -> list[Any]:
+        previous = {item.get(item_key): item for item in before or [] if isinstance(item, Mapping)}
+        kept = []
+        for item in items:
+            ident = item.get(item_key) if isinstance(item, Mapping) else None
+            place = f"{name}.{ident}"
+            try:
+                kept.append(self._revealed(place, item))
+            except _Misplaced:
+                if ident in previous:
+                    notices.append(Notice(place, "misplaced_secret", text("misplaced_secret_kept")))
+                    kept.append(previous[ident])
+                else:
+                    notices.append(
+                        Notice(place, "misplaced_secret", text("misplaced_secret_dropped"))
+                    )
+        return kept
+
+    def _revealed(self, place: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return PLACEHOLDER_SHAPE.sub(lambda match: self._secret(place, match[0]), value)
+        if isinstance(value, list):
+            return [self._revealed(place, item) for item in value]
+        if isinstance(value, dict):
+            return {key: self._revealed(place, item) for key, item in value.items()}
+        return value
+
+    def _secret(self, place: str, token: str) -> str:
+        for index, known in enumerate(self.tokens):
+            if token == known and place in self.origins[index]:
+                return self.values[index]
+        raise _Misplaced(place)

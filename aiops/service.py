@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiops import catalog, llm, prompt, secret_values
+from aiops import bounds, catalog, llm, prompt, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.messages import Lang, language, text
@@ -233,10 +233,13 @@ class Generation:
     ) -> secret_values.Mask:
         """Placeholders for every secret the conversation knows, and for the caller's key."""
         forms = [form] + ([parent.form_after] if parent else [])
-        known = secret_values.known_secrets(forms, [turn.changes for turn in history])
+        changes = [turn.changes for turn in history]
+        known = secret_values.known_secrets(forms, changes)
         if len(self.api_key) >= secret_values.KEY_MIN_LENGTH:
             known = sorted({*known, self.api_key}, key=len, reverse=True)
-        return secret_values.Mask(known)
+        # The key is revealed only where the user pasted it into this request's form: stored
+        # forms and changes never hold it (without_key), and the text is no place of the form.
+        return secret_values.Mask.for_forms(known, [*forms, *changes])
 
     def messages(self, form: dict[str, Any], history: list[Exchange]) -> list[dict[str, str]]:
         text = self.request.user_input
@@ -298,13 +301,13 @@ class Generation:
         """Ask the model; re-ask once with only what was wrong; keep old values for the rest."""
         first = self.call(messages, model)
         try:
-            outcome = apply_reply(self.read(first.text), form, self.limits)
+            outcome = self.merged(self.read(first.text), form)
         except UnreadableReply as exc:
             self.trace.retried = True
             retry = prompt.retry_messages(messages, first.text, unreadable=str(exc))
             second = self.call(retry, model)
             try:
-                outcome = apply_reply(self.read(second.text), form, self.limits)
+                outcome = self.merged(self.read(second.text), form)
             except UnreadableReply as again:
                 raise ApiError(
                     "bad_model_output", text("model_output_unreadable", detail=str(again))
@@ -321,7 +324,7 @@ class Generation:
                 raise
             return self.settle(outcome)  # the first answer is usable: keep it
         try:
-            fixed = apply_reply(self.read(second.text), outcome.form, self.limits)
+            fixed = self.merged(self.read(second.text), outcome.form)
         except UnreadableReply:
             return self.settle(outcome)
         redone = set(changed_fields(outcome.form, fixed.form))
@@ -337,14 +340,31 @@ class Generation:
         )
 
     def read(self, text: str) -> ModelReply:
-        """The model's answer, parsed, with masked secrets restored."""
+        """The model's answer, parsed and bounded; placeholders in Reply and Questions are
+        `[secret]`, those in the changes are revealed by `merged` where they belong."""
         reply = parse_reply(text, FIELDS)
+        problem = bounds.first_problem(reply.changes, "changes")
+        if problem is not None:
+            where, what = problem
+            raise UnreadableReply(f"The answer's {where} {what}; answer with plain form values.")
+        # A provider knows the key: a known secret written out counts as its placeholder, which
+        # `merged` reveals only where it belongs, and Reply and Questions show as `[secret]`.
+        changes, said, questions = self.mask.hide_all(
+            bounds.valid_text([reply.changes, reply.reply, reply.questions])
+        )
         return ModelReply(
-            changes=self.mask.reveal_all(reply.changes),
-            reply=self.mask.reveal(reply.reply),
-            questions=self.mask.reveal_all(reply.questions),
+            changes=changes,
+            reply=self.mask.scrub(said),
+            questions=[self.mask.scrub(q) for q in questions],
             shape=reply.shape,
         )
+
+    def merged(self, reply: ModelReply, base: dict[str, Any]) -> Outcome:
+        """`apply_reply`, then the masked secrets revealed only in the places they came from."""
+        outcome = apply_reply(reply, base, self.limits)
+        outcome.form, misplaced = self.mask.reveal_form(outcome.form, base)
+        outcome.warnings += misplaced
+        return outcome
 
     @staticmethod
     def settle(outcome: Outcome) -> Outcome:

@@ -252,7 +252,7 @@ def test_a_key_pasted_into_the_request_is_hidden_from_the_model_and_the_store(
 
     def echo_the_placeholder(request: dict[str, Any]) -> Scripted:
         sent.append(json.dumps(request["messages"]))
-        placeholder = re.search(r"__SECRET_\d+__", request["messages"][-1]["content"])
+        placeholder = re.search(r"__SECRET_[0-9a-f]+__", request["messages"][-1]["content"])
         assert placeholder is not None
         env = [{"name": "OPENAI_API_KEY", "value": placeholder.group()}]
         return Scripted(content=json.dumps({"changes": {"environment": env}}))

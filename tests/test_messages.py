@@ -42,7 +42,14 @@ def test_both_languages_take_the_same_parameters(message_id: str) -> None:
 
 
 # Only punctuation around parameters: the same words in both languages.
-FRAMES = {"kind_null", "kind_other", "body_invalid", "field_invalid", "params_invalid"}
+FRAMES = {
+    "kind_null",
+    "kind_other",
+    "body_invalid",
+    "field_invalid",
+    "params_invalid",
+    "body_value_problem",
+}
 
 
 @pytest.mark.parametrize("message_id", sorted(set(EN) - FRAMES))
@@ -230,6 +237,14 @@ CASES = [
         "port 6379 of redis speaks plain TCP",
         "redis 的端口 6379 使用纯 TCP",
     ),
+    Case(
+        "misplaced_secret",
+        "command",
+        {"command": "echo Hx7qP2vLm9Rt4wZk"},  # the page's secret, moved into another field
+        "kept the previous value: the model's value held a secret placeholder",
+        "保留了原值",
+        params={"environment": [{"name": "DB_PASSWORD", "value": "Hx7qP2vLm9Rt4wZk"}]},
+    ),
 ]
 USER_INPUT = {"en": "please adjust the form", "zh": "请帮我调整表单"}
 
@@ -244,7 +259,7 @@ def answer(changes: dict[str, Any]) -> str:
 
 def body(case: Case, lang: str) -> dict[str, Any]:
     user_input = USER_INPUT[lang] + (f" {FAKE_KEY}" if case.pasted_key else "")
-    return {"user_input": user_input, "openai_token": FAKE_KEY, "params": FORM}
+    return {"user_input": user_input, "openai_token": FAKE_KEY, "params": {**FORM, **case.params}}
 
 
 @pytest.fixture
@@ -343,7 +358,7 @@ ERROR_CASES = [
         "empty input",
         400,
         "invalid_request",
-        "user_input is empty: describe what to deploy or change",
+        "user_input is empty (or only invisible characters): describe what to deploy or change",
         "user_input 为空",
         payload={"user_input": "  ", "params": FORM},
         chinese_body=False,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -191,3 +193,68 @@ def assert_the_form_is_complete_and_valid(answer: dict[str, Any]) -> None:
     FORM_VALIDATOR.validate(form)
     for name, value in answer["Changes"].items():
         assert form[name] == value, name
+
+
+# --- the rules the document and the code must both say (issue 11) -------------------------
+
+
+def test_the_documents_request_rules_are_the_codes() -> None:
+    from aiops.api import VISIBLE_PATTERN
+    from aiops.routes import KEY_MAX_CHARS
+
+    fields = load_document()["components"]["schemas"]["GenRequest"]["properties"]
+    assert fields["user_input"]["pattern"] == VISIBLE_PATTERN
+    assert fields["openai_token"]["maxLength"] == KEY_MAX_CHARS
+
+
+def request_validator() -> Draft202012Validator:
+    document = load_document()
+    registry: Registry = Registry().with_resource(
+        "urn:aiops:openapi", Resource(contents=document, specification=DRAFT202012)
+    )
+    schema = {"$ref": "urn:aiops:openapi#/components/schemas/GenRequest"}
+    return Draft202012Validator(schema, registry=registry)
+
+
+START = {"app_name": "hello-world", "image_name": "nginx", "cpu": 1, "memory": "64M"}
+# (field, value, valid): what the document and the server must agree on.
+REQUEST_RULES = [
+    ("user_input", "more memory", True),
+    ("user_input", "  中文  ", True),
+    ("user_input", "x\u200b", True),
+    ("user_input", "\U0001f600", True),  # outside the BMP: visible
+    ("user_input", " \t\n", False),
+    ("user_input", "\ufeff", False),
+    ("user_input", "\u200b\u200c\u200d", False),
+    ("user_input", "\u2060\u00ad\u034f", False),
+    ("user_input", "\u200e\u202e\u061c", False),
+    ("user_input", "\u3164\u115f\uffa0\u2800", False),
+    ("user_input", "\ufe0f\u180e\x00\x7f", False),
+    ("user_input", "\u3000\u00a0\u2028\x85\x1c", False),
+    ("openai_token", "sk-test-" + "a" * (4096 - 8), True),
+    ("openai_token", "sk-test-" + "a" * (4097 - 8), False),
+    ("openai_token", "sk-test x", False),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "valid"), REQUEST_RULES)
+def test_the_document_and_the_server_agree_on_request_rules(
+    fuzz_server: LiveServer, name: str, value: str, valid: bool
+) -> None:
+    payload = {"user_input": "more memory", "openai_token": "sk-test-rules-0000", "params": START}
+    payload[name] = value
+    assert request_validator().is_valid(payload) is valid
+    request = urllib.request.Request(
+        fuzz_server.url + "/gen",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, body = answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        status, body = error.code, json.loads(error.read())
+    if valid:
+        assert status == 200, body
+    else:
+        assert (status, body["code"], body["field"]) == (400, "invalid_request", name), body
