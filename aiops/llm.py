@@ -31,7 +31,6 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Placeholder for the shared client: every request replaces it with the caller's own key.
 _PLACEHOLDER_KEY = "sk-fake-placeholder-replaced-per-request"
 _RETRY_PAUSE_S = 0.25
-_MAX_BODY_CHARS = 4 * 1024 * 1024
 
 
 class Format(StrEnum):
@@ -220,7 +219,8 @@ def _one_call(call: _Call, mode: Format) -> Completion:
         # Sent as-is: the SDK would otherwise deep-walk the schema on every call (~0.7 ms).
         body["response_format"] = response_format
     ends = call.budget.call_deadline()
-    seconds = max(ends - time.monotonic(), 0.001)
+    # Each socket operation's own limit; the transport cuts every one to the deadline `ends`.
+    seconds = call.budget.timeout_s
     try:
         with transport.within(ends):
             raw = call.client.chat.completions.with_raw_response.create(
@@ -382,7 +382,7 @@ def connection_cause(exc: BaseException) -> str:
 def _completion(content: bytes, mode: Format, model: str) -> Completion:
     """The completion in a 200's body; raises ModelError for an error object or anything else."""
     try:
-        payload = json.loads(content[:_MAX_BODY_CHARS]) if content.strip() else None
+        payload = json.loads(content) if content.strip() else None
     except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict):
