@@ -71,6 +71,7 @@ class ModelError(Exception):
         self.message = message
         self.field = field
         self.retry_after = retry_after
+        self.calls = 0  # HTTP calls made before the failure (set by `complete`)
 
 
 @dataclass
@@ -129,6 +130,7 @@ class _Call:
     extra_body: dict[str, Any]
     max_retries: int
     budget: _Budget
+    made: int = 0  # HTTP calls made so far
 
 
 def complete(
@@ -164,12 +166,15 @@ def complete(
         except ModelError as error:
             step = mode.next() if error.failure is Failure.FORMAT_REJECTED else None
             if step is None:
-                raise _final(error) from None
+                final = _final(error)
+                final.calls = call.made
+                raise final from None
             log.info("provider rejected response format", extra={"mode": str(mode)})
             mode = step
             continue
         if mode is not start:
             _format_by_target[(base, model)] = mode
+        completion.usage.llm_calls = call.made  # rejected formats and retries are calls too
         return completion
 
 
@@ -219,6 +224,7 @@ def _one_call(call: _Call, mode: Format) -> Completion:
         # Sent as-is: the SDK would otherwise deep-walk the schema on every call (~0.7 ms).
         body["response_format"] = response_format
     ends = call.budget.call_deadline()
+    call.made += 1
     # Each socket operation's own limit; the transport cuts every one to the deadline `ends`.
     seconds = call.budget.timeout_s
     try:

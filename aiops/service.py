@@ -321,6 +321,7 @@ class Generation:
                 extra_body=self.settings.extra_body,
             )
         except llm.ModelError as error:
+            self.trace.usage = self.trace.usage.add(Usage(llm_calls=error.calls))
             raise api_error(error) from None
         self.trace.usage = self.trace.usage.add(completion.usage)
         return completion
