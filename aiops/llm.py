@@ -242,6 +242,10 @@ def _one_call(call: _Call, mode: Format) -> Completion:
         raise _unreachable(call.base, exc) from None
     except openai.APIStatusError as exc:
         raise _status_error(exc.status_code, exc.response, call.model) from None
+    except httpx2.TimeoutException:  # raised past the SDK's own mapping (a body read late)
+        raise _timeout(call.budget) from None
+    except httpx2.HTTPError as exc:
+        raise _unreachable(call.base, exc) from None
     return _completion(content, mode, call.model)
 
 

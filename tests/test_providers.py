@@ -1200,3 +1200,16 @@ def test_an_unreachable_provider_is_named_with_its_cause_in_answer_and_log(
     assert unreachable and unreachable[0]["base_url"] == url
     assert "refused" in unreachable[0]["cause"]
     assert all(FAKE_KEY not in json.dumps(line) for line in lines)
+
+
+def test_a_failed_requests_log_line_counts_its_model_calls(
+    client: Any, model: ScriptedModel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refused = unsupported("temperature", "Unsupported value: 'temperature' does not support 0.7")
+    rungs = {"json_schema": DEEPSEEK_NO_SCHEMA, "json_object": refused}
+    model.responder = scripted_by_format(rungs)
+    response = post(client)
+    assert (response.status_code, response.get_json()["code"]) == (502, "upstream_error")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    request = next(line for line in lines if line["message"] == "request")
+    assert request["llm_calls"] == 2 and request["error"] == "upstream_error"
