@@ -64,7 +64,7 @@ def signals_of(body: bytes | str) -> Signals:
     text = text[: 64 * 1024]
     try:
         value: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return Signals(text=text[:_MAX_TEXT].casefold())
     found = Signals()
     messages: list[str] = []
@@ -187,7 +187,7 @@ def classify(status: int, signals: Signals) -> Failure:
         return Failure.INVALID_KEY
     if status in (400, 422) and ("response_format" in signals.params or signals.says(_FORMAT)):
         return Failure.FORMAT_REJECTED
-    if signals.code(*_TOO_LONG_CODES) or signals.says(_TOO_LONG):
+    if status == 413 or signals.code(*_TOO_LONG_CODES) or signals.says(_TOO_LONG):
         return Failure.INPUT_TOO_LONG
     if signals.code(*_FILTER_CODES) or signals.says(_FILTERED):
         return Failure.CONTENT_FILTERED

@@ -434,3 +434,11 @@ def test_https_to_a_plain_http_server_is_a_tls_failure(model: Any) -> None:
 def test_credentials_in_the_base_url_are_never_shown() -> None:
     shown = llm.shown_url("https://user:s3cret@proxy.example:8443/v1?key=abc#x")
     assert shown == "https://proxy.example:8443/v1"
+
+
+@pytest.mark.parametrize("status", [200, 400])
+def test_a_deeply_nested_body_is_no_500(model: Any, status: int) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    model.reply(Scripted(status=status, raw=deep, content_type="application/json"))
+    failure = failure_of(model).failure
+    assert failure in (Failure.NOT_A_COMPLETION, Failure.REFUSED)
