@@ -72,6 +72,7 @@ class ModelError(Exception):
         self.field = field
         self.retry_after = retry_after
         self.calls = 0  # HTTP calls made before the failure (set by `complete`)
+        self.facts: dict[str, str] = {}  # for the request's log line (never the key)
 
 
 @dataclass
@@ -167,7 +168,7 @@ def complete(
             step = mode.next() if error.failure is Failure.FORMAT_REJECTED else None
             if step is None:
                 final = _final(error)
-                final.calls = call.made
+                final.calls, final.facts = call.made, error.facts
                 raise final from None
             log.info("provider rejected response format", extra={"mode": str(mode)})
             mode = step
@@ -344,11 +345,13 @@ def _unreachable(base: str, exc: Exception) -> ModelError:
     """The provider could not be reached: where, and why (never the key)."""
     where, cause = shown_url(base), connection_cause(exc)
     log.warning("model provider unreachable", extra={"base_url": where, "cause": cause})
-    return ModelError(
+    error = ModelError(
         Failure.UNREACHABLE,
         f"The model provider at {where} could not be reached ({cause}); check OPENAI_BASE_URL "
         "and that the provider is up, then try again.",
     )
+    error.facts = {"base_url": where, "cause": cause}
+    return error
 
 
 def shown_url(base: str) -> str:

@@ -77,6 +77,7 @@ class Trace:
     usage: Usage = field(default_factory=Usage)
     history_turns: int = 0
     retried: bool = False
+    provider: dict[str, str] = field(default_factory=dict)  # an unreachable provider: url, cause
 
 
 def warm_up(settings: Settings) -> None:
@@ -322,6 +323,7 @@ class Generation:
             )
         except llm.ModelError as error:
             self.trace.usage = self.trace.usage.add(Usage(llm_calls=error.calls))
+            self.trace.provider = error.facts
             raise api_error(error) from None
         self.trace.usage = self.trace.usage.add(completion.usage)
         return completion

@@ -1199,6 +1199,8 @@ def test_an_unreachable_provider_is_named_with_its_cause_in_answer_and_log(
     unreachable = [line for line in lines if line["message"] == "model provider unreachable"]
     assert unreachable and unreachable[0]["base_url"] == url
     assert "refused" in unreachable[0]["cause"]
+    request = next(line for line in lines if line["message"] == "request")
+    assert request["provider"] == {"base_url": url, "cause": unreachable[0]["cause"]}
     assert all(FAKE_KEY not in json.dumps(line) for line in lines)
 
 
