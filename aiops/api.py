@@ -1,4 +1,5 @@
-"""The API's shapes: the request model, the answer model and the error → status table (SPEC §1)."""
+"""The API's shapes: the request model, the answer model and the error → status table
+(README "The API")."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from aiops.messages import Lang, Text, render
 # code → HTTP status; every error answer carries one of these codes.
 ERROR_STATUS: dict[str, int] = {
     "invalid_request": 400,
+    "input_too_long": 400,
     "missing_token": 401,
     "invalid_token": 401,
+    "quota_exceeded": 402,
     "not_found": 404,
     "conversation_not_found": 404,
     "method_not_allowed": 405,
     "payload_too_large": 413,
+    "content_filtered": 422,
     "rate_limited": 429,
     "internal_error": 500,
     "bad_model_output": 502,
@@ -115,9 +119,13 @@ class Warning_(BaseModel):
 
 
 class Usage(BaseModel):
+    """Tokens over every model call of a request; `cached_prompt_tokens` is the part of
+    `prompt_tokens` the provider served from its prompt cache (0 when it does not say)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_prompt_tokens: int = 0
     llm_calls: int = 0
 
     def add(self, other: Usage) -> Usage:
@@ -125,6 +133,7 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
             llm_calls=self.llm_calls + other.llm_calls,
         )
 

@@ -1,40 +1,86 @@
 """The model call: one shared client per provider, the caller's key per request, the
 response-format ladder (strict json_schema → json_object → plain text, remembered per base URL
-and model), and the mapping of provider failures to API errors.
+and model), wall-clock deadlines, and reading what the provider answered — a completion in any
+of the shapes providers use, or a failure, raised as `ModelError` (README "Providers").
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx2
 import openai
 from openai import OpenAI
 
-from aiops.api import ApiError, Usage
+from aiops import transport
+from aiops.api import Usage
+from aiops.provider_errors import RETRYABLE, Failure, classify, retry_after_s, signals_of
 
 log = logging.getLogger("aiops.llm")
 
-MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # Placeholder for the shared client: every request replaces it with the caller's own key.
 _PLACEHOLDER_KEY = "sk-fake-placeholder-replaced-per-request"
 _RETRY_PAUSE_S = 0.25
 
+
+class Format(StrEnum):
+    """How the answer's shape is asked for, richest first (the ladder's rungs)."""
+
+    JSON_SCHEMA = "json_schema"
+    JSON_OBJECT = "json_object"
+    TEXT = "text"
+
+    def next(self) -> Format | None:
+        ladder = list(Format)
+        at = ladder.index(self)
+        return ladder[at + 1] if at + 1 < len(ladder) else None
+
+
 _clients: dict[str, OpenAI] = {}
 _clients_lock = threading.Lock()
-# (base URL, model) → index into MODES of the richest response format it accepted.
-_mode_by_target: dict[tuple[str, str], int] = {}
+# (base URL, model) → the richest response format it accepted after rejecting a richer one.
+_format_by_target: dict[tuple[str, str], Format] = {}
+
+
+class ModelError(Exception):
+    """A model call that gave no usable completion: why, and what the caller can do about it.
+
+    `message` is the service's own sentence (never the provider's text, which may echo the key).
+    """
+
+    def __init__(
+        self,
+        failure: Failure,
+        message: str,
+        *,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+        self.field = field
+        self.retry_after = retry_after
+        self.calls = 0  # HTTP calls made before the failure (set by `complete`)
+        self.facts: dict[str, str] = {}  # for the request's log line (never the key)
 
 
 @dataclass
 class Completion:
     text: str
     usage: Usage
-    mode: str
+    mode: Format
+    cut_off: bool = False  # finish_reason "length": the answer stopped at the token limit
 
 
 def client(base_url: str | None) -> OpenAI:
@@ -45,29 +91,47 @@ def client(base_url: str | None) -> OpenAI:
         with _clients_lock:
             shared = _clients.get(base)
             if shared is None:
-                shared = OpenAI(api_key=_PLACEHOLDER_KEY, base_url=base, max_retries=0)
+                http = transport.with_deadlines(openai.DefaultHttpxClient())
+                shared = OpenAI(
+                    api_key=_PLACEHOLDER_KEY, base_url=base, max_retries=0, http_client=http
+                )
                 _clients[base] = shared
     return shared
 
 
 def forget_formats() -> None:
     """Forget what each provider accepted (tests, or after a provider upgrade)."""
-    _mode_by_target.clear()
+    _format_by_target.clear()
 
 
-def remembered_mode(base_url: str | None, model: str) -> str:
-    return MODES[_mode_by_target.get((base_url or DEFAULT_BASE_URL, model), 0)]
+def remembered_mode(base_url: str | None, model: str) -> Format:
+    return _format_by_target.get((base_url or DEFAULT_BASE_URL, model), Format.JSON_SCHEMA)
 
 
-def _response_format(mode: str, schema: dict[str, Any]) -> dict[str, Any] | None:
-    if mode == "json_schema":
+def _response_format(mode: Format, schema: dict[str, Any]) -> dict[str, Any] | None:
+    if mode is Format.JSON_SCHEMA:
         return {
             "type": "json_schema",
             "json_schema": {"name": "form_update", "strict": True, "schema": schema},
         }
-    if mode == "json_object":
+    if mode is Format.JSON_OBJECT:
         return {"type": "json_object"}
     return None
+
+
+@dataclass
+class _Call:
+    """What stays the same over the attempts of one `complete`."""
+
+    client: OpenAI
+    base: str
+    messages: list[dict[str, str]]
+    model: str
+    schema: dict[str, Any]
+    extra_body: dict[str, Any]
+    max_retries: int
+    budget: _Budget
+    made: int = 0  # HTTP calls made so far
 
 
 def complete(
@@ -80,31 +144,46 @@ def complete(
     timeout_s: float,
     max_retries: int = 1,
     deadline: float | None = None,
+    extra_body: dict[str, Any] | None = None,
 ) -> Completion:
-    """Ask the model once, with format fallbacks and bounded transport retries. Each attempt
-    gets `timeout_s`, cut to what is left before `deadline` (a time.monotonic() value)."""
+    """Ask the model once, stepping down the format ladder only when the provider rejects the
+    response format, with bounded transport retries. Each HTTP call ends within `timeout_s` of
+    wall-clock time, and all of them by `deadline` (a time.monotonic() value)."""
     base = base_url or DEFAULT_BASE_URL
-    per_request = client(base).with_options(api_key=api_key)
-    budget = _Budget(timeout_s, deadline)
-    start = _mode_by_target.get((base, model), 0)
-    for index in range(start, len(MODES) - 1):
+    call = _Call(
+        client(base).with_options(api_key=api_key),
+        base,
+        messages,
+        model,
+        schema,
+        dict(extra_body or {}),
+        max_retries,
+        _Budget(timeout_s, deadline),
+    )
+    start = mode = remembered_mode(base, model)
+    while True:
         try:
-            completion = _call(
-                per_request, messages, model, MODES[index], schema, max_retries, budget
-            )
-        except _FormatRejected:
-            log.info("provider rejected response format", extra={"mode": MODES[index]})
+            completion = _attempts(call, mode)
+        except ModelError as error:
+            step = mode.next() if error.failure is Failure.FORMAT_REJECTED else None
+            if step is None:
+                final = _final(error)
+                final.calls, final.facts = call.made, error.facts
+                raise final from None
+            log.info("provider rejected response format", extra={"mode": str(mode)})
+            mode = step
             continue
-        _remember(base, model, index, start)
+        if mode is not start:
+            _format_by_target[(base, model)] = mode
+        completion.usage.llm_calls = call.made  # rejected formats and retries are calls too
         return completion
-    completion = _call(per_request, messages, model, "text", schema, max_retries, budget)
-    _remember(base, model, len(MODES) - 1, start)
-    return completion
 
 
-def _remember(base: str, model: str, index: int, start: int) -> None:
-    if index != start:
-        _mode_by_target[(base, model)] = index
+def _final(error: ModelError) -> ModelError:
+    """A format rejection on the last rung is a refused parameter like any other."""
+    if error.failure is not Failure.FORMAT_REJECTED:
+        return error
+    return _refused(400)
 
 
 @dataclass
@@ -112,127 +191,300 @@ class _Budget:
     timeout_s: float
     deadline: float | None
 
-    def next_timeout(self) -> float:
-        """The timeout of the next attempt; none starts with less than a second left."""
+    def call_deadline(self) -> float:
+        """When the next HTTP call must end; none starts with less than a second left."""
+        now = time.monotonic()
         if self.deadline is None:
-            return self.timeout_s
-        left = self.deadline - time.monotonic()
-        if left < 1:
-            raise ApiError(
-                "upstream_timeout",
-                "The model did not answer within this request's time budget; try again.",
+            return now + self.timeout_s
+        if self.deadline - now < 1:
+            raise ModelError(
+                Failure.TIMEOUT,
+                "The model did not answer within this request's time budget; try again, or "
+                "ask for a smaller change.",
             )
-        return min(self.timeout_s, left)
+        return min(now + self.timeout_s, self.deadline)
 
 
-class _FormatRejected(Exception):
-    pass
-
-
-def _call(
-    client: OpenAI,
-    messages: list[dict[str, str]],
-    model: str,
-    mode: str,
-    schema: dict[str, Any],
-    max_retries: int,
-    budget: _Budget,
-) -> Completion:
-    kwargs: dict[str, Any] = {"model": model, "messages": messages}
-    response_format = _response_format(mode, schema)
-    if response_format is not None:
-        # Sent as-is: the SDK would otherwise deep-walk the schema on every call (~0.7 ms).
-        kwargs["extra_body"] = {"response_format": response_format}
+def _attempts(call: _Call, mode: Format) -> Completion:
+    """One rung: the call, tried again after a transport failure or a 5xx."""
     attempt = 0
     while True:
         try:
-            response = client.chat.completions.create(**kwargs, timeout=budget.next_timeout())
-            return _completion(response, mode)
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            if mode != "text":
-                raise _FormatRejected from exc
-            raise _upstream_error(exc, model) from None
-        except openai.APITimeoutError:
-            raise ApiError(
-                "upstream_timeout",
-                "The model did not answer in time; try again, or ask for a smaller change.",
-            ) from None
-        except (openai.APIConnectionError, openai.InternalServerError) as exc:
-            if attempt >= max_retries:
-                raise _upstream_error(exc, model) from None
+            return _one_call(call, mode)
+        except ModelError as error:
+            if error.failure not in RETRYABLE or attempt >= call.max_retries:
+                raise
             attempt += 1
             time.sleep(_RETRY_PAUSE_S)
-        except openai.APIError as exc:
-            raise _upstream_error(exc, model) from None
-        except _NotACompletion:
-            raise ApiError(
-                "upstream_error",
-                "The provider answered with something that is not a chat completion; "
-                "check OPENAI_BASE_URL.",
-            ) from None
 
 
-class _NotACompletion(Exception):
-    pass
-
-
-def _completion(response: Any, mode: str) -> Completion:
-    """Our view of the SDK's answer; a 200 that is no completion (an HTML page from a proxy,
-    a bare string) raises _NotACompletion."""
+def _one_call(call: _Call, mode: Format) -> Completion:
+    body = dict(call.extra_body)
+    response_format = _response_format(mode, call.schema)
+    if response_format is not None:
+        # Sent as-is: the SDK would otherwise deep-walk the schema on every call (~0.7 ms).
+        body["response_format"] = response_format
+    ends = call.budget.call_deadline()
+    call.made += 1
+    # Each socket operation's own limit; the transport cuts every one to the deadline `ends`.
+    seconds = call.budget.timeout_s
     try:
-        choices = response.choices
-        choice = choices[0] if choices else None
-        if choice is not None and choice.message is None:
-            raise TypeError("a choice without a message")
-        text = (choice.message.content if choice is not None else "") or ""
-        usage = response.usage
-        if not isinstance(text, str):
-            raise TypeError(type(text).__name__)
-        return Completion(
-            text=text,
-            usage=Usage(
-                prompt_tokens=_count(usage, "prompt_tokens"),
-                completion_tokens=_count(usage, "completion_tokens"),
-                total_tokens=_count(usage, "total_tokens"),
-                llm_calls=1,
-            ),
-            mode=mode,
+        with transport.within(ends):
+            raw = call.client.chat.completions.with_raw_response.create(
+                model=call.model,
+                messages=call.messages,  # type: ignore[arg-type]
+                extra_body=body,
+                timeout=httpx2.Timeout(seconds, connect=min(seconds, 10.0)),
+            )
+            content = raw.http_response.content
+    except openai.APITimeoutError:
+        raise _timeout(call.budget) from None
+    except openai.APIConnectionError as exc:
+        raise _unreachable(call.base, exc) from None
+    except openai.APIStatusError as exc:
+        raise _status_error(exc.status_code, exc.response, call.model) from None
+    except httpx2.TimeoutException:  # raised past the SDK's own mapping (a body read late)
+        raise _timeout(call.budget) from None
+    except httpx2.HTTPError as exc:
+        raise _unreachable(call.base, exc) from None
+    return _completion(content, mode, call.model)
+
+
+def _timeout(budget: _Budget) -> ModelError:
+    if budget.deadline is not None and budget.deadline - time.monotonic() < 1:
+        return ModelError(
+            Failure.TIMEOUT,
+            "The model did not answer within this request's time budget; try again, or ask "
+            "for a smaller change.",
         )
-    except (AttributeError, TypeError, IndexError, KeyError) as exc:
-        raise _NotACompletion from exc
+    return ModelError(
+        Failure.TIMEOUT,
+        f"The model did not answer within {budget.timeout_s:g} s; try again, or ask for a "
+        "smaller change.",
+    )
 
 
-def _count(usage: Any, name: str) -> int:
-    value = getattr(usage, name, 0) or 0
-    return value if isinstance(value, int) else 0
+# --- failures ---------------------------------------------------------------------------------
 
 
-def _upstream_error(exc: Exception, model: str) -> ApiError:
-    """Map a provider failure to our error; never copy the provider's text (it may echo the key)."""
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, openai.AuthenticationError):
-        return ApiError(
-            "invalid_token",
-            "The provider rejected the API key; check openai_token.",
-            "openai_token",
-        )
-    if isinstance(exc, openai.RateLimitError):
-        response = getattr(exc, "response", None)
-        retry_after = response.headers.get("retry-after") if response is not None else None
-        return ApiError(
-            "rate_limited",
-            "The provider rate-limited this key (or its quota is used up); wait and try again.",
+def _status_error(status: int, response: Any, model: str) -> ModelError:
+    try:
+        text = response.content
+    except Exception:  # a body that failed mid-way reads as no body
+        text = b""
+    failure = classify(status, signals_of(text))
+    return _error_for(failure, status, model, retry_after_s(response.headers))
+
+
+def _error_for(failure: Failure, status: int, model: str, retry_after: int | None) -> ModelError:
+    """Our sentence for a classified failure: what it means and what to do."""
+    if failure is Failure.RATE_LIMITED:
+        wait = f"wait {retry_after} s" if retry_after else "wait a little"
+        return ModelError(
+            failure,
+            f"The provider rate-limited this key; {wait} and try again.",
             retry_after=retry_after,
         )
-    if isinstance(exc, openai.NotFoundError):
-        return ApiError(
-            "upstream_error", f"The provider does not know the model {model!r} (404).", "model"
+    if failure is Failure.UNKNOWN_MODEL:
+        return ModelError(
+            failure,
+            f"The provider does not know the model {model!r}, or this key may not use it; "
+            "choose another model (or check OPENAI_BASE_URL).",
+            field="model",
         )
-    if isinstance(exc, openai.PermissionDeniedError):
-        return ApiError(
-            "upstream_error", f"The provider refused this key access to model {model!r} (403)."
+    if failure is Failure.UNAVAILABLE:
+        return ModelError(
+            failure, f"The model provider failed (HTTP {status}); try again in a moment."
         )
-    if isinstance(exc, openai.APIConnectionError):
-        return ApiError("upstream_error", "The model provider could not be reached; try again.")
-    suffix = f" (HTTP {status})" if status else ""
-    return ApiError("upstream_error", f"The model provider failed{suffix}; try again.")
+    if failure in (Failure.REFUSED, Failure.FORMAT_REJECTED):
+        return _refused(status) if failure is Failure.REFUSED else ModelError(failure, "")
+    message, field = _MESSAGES[failure]
+    return ModelError(failure, message, field=field)
+
+
+_MESSAGES: dict[Failure, tuple[str, str | None]] = {
+    Failure.INVALID_KEY: (
+        "The provider rejected the API key; check openai_token.",
+        "openai_token",
+    ),
+    Failure.QUOTA: (
+        "The provider says this key's account is out of balance or quota; top it up (or raise "
+        "its budget) at the provider, then try again.",
+        None,
+    ),
+    Failure.INPUT_TOO_LONG: (
+        "The request is too long for the model's context; shorten user_input (paste only the "
+        "part of the docs that matters), or start a new conversation.",
+        "user_input",
+    ),
+    Failure.CONTENT_FILTERED: (
+        "The provider's content moderation refused the request or the answer; rephrase user_input.",
+        None,
+    ),
+}
+
+
+def _refused(status: int) -> ModelError:
+    return ModelError(
+        Failure.REFUSED,
+        f"The provider refused the request (HTTP {status}): a parameter the service sends does "
+        "not suit this model or provider; the operator should check AIOPS_MODEL, "
+        "AIOPS_EXTRA_BODY and OPENAI_BASE_URL.",
+    )
+
+
+def _not_a_completion() -> ModelError:
+    return ModelError(
+        Failure.NOT_A_COMPLETION,
+        "The provider answered with something that is not a chat completion; "
+        "check OPENAI_BASE_URL.",
+    )
+
+
+def _unreachable(base: str, exc: Exception) -> ModelError:
+    """The provider could not be reached: where, and why (never the key)."""
+    where, cause = shown_url(base), connection_cause(exc)
+    log.warning("model provider unreachable", extra={"base_url": where, "cause": cause})
+    error = ModelError(
+        Failure.UNREACHABLE,
+        f"The model provider at {where} could not be reached ({cause}); check OPENAI_BASE_URL "
+        "and that the provider is up, then try again.",
+    )
+    error.facts = {"base_url": where, "cause": cause}
+    return error
+
+
+def shown_url(base: str) -> str:
+    """`base` without user, password, query or fragment: safe to show and log."""
+    try:
+        parts = urlsplit(base)
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    except ValueError:
+        return "OPENAI_BASE_URL"
+
+
+def connection_cause(exc: BaseException) -> str:
+    """A short name for why a connection failed: DNS, refused, TLS, reset, or other."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " ".join(str(e) for e in chain).casefold()
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(
+        word in text
+        for word in ("name or service not known", "name resolution", "nodename nor servname")
+    ):
+        return "DNS lookup failed: the host name is unknown"
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in text or "certificate" in text:
+        return "TLS handshake failed: check the certificate, or http:// versus https://"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        return "connection refused: nothing listens at that address and port"
+    if "reset" in text or "disconnected" in text or "closed" in text:
+        return "the provider closed the connection"
+    return "network error"
+
+
+# --- reading a completion ---------------------------------------------------------------------
+
+
+def _completion(content: bytes, mode: Format, model: str) -> Completion:
+    """The completion in a 200's body; raises ModelError for an error object or anything else."""
+    try:
+        payload = json.loads(content) if content.strip() else None
+    except (ValueError, RecursionError):
+        payload = None
+    if not isinstance(payload, dict):
+        raise _not_a_completion()
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise _error_object(payload, content, model)
+    choice = choices[0]
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict):
+        raise _not_a_completion()
+    finish = choice.get("finish_reason")
+    if finish in ("content_filter", "sensitive") or _refusal(message):
+        raise ModelError(Failure.CONTENT_FILTERED, _MESSAGES[Failure.CONTENT_FILTERED][0])
+    if finish in ("insufficient_system_resource", "network_error"):
+        raise ModelError(
+            Failure.UNAVAILABLE,
+            f"The model provider stopped the answer ({finish}); try again in a moment.",
+        )
+    return Completion(
+        text=answer_text(message),
+        usage=usage_of(payload.get("usage")),
+        mode=mode,
+        cut_off=finish in ("length", "model_context_window_exceeded"),
+    )
+
+
+def _error_object(payload: dict[str, Any], content: bytes, model: str) -> ModelError:
+    """A 200 without choices: an error object (some providers answer errors so), else junk."""
+    if not any(key in payload for key in ("error", "detail", "base_resp")) and not (
+        payload.get("object") == "error" or ("code" in payload and "message" in payload)
+    ):
+        return _not_a_completion()
+    signals = signals_of(content)
+    status = next((int(c) for c in signals.codes if c.isdigit() and 400 <= int(c) < 600), 400)
+    return _error_for(classify(status, signals), status, model, None)
+
+
+def _refusal(message: dict[str, Any]) -> bool:
+    refusal = message.get("refusal")
+    return isinstance(refusal, str) and bool(refusal.strip()) and not _text(message.get("content"))
+
+
+def answer_text(message: dict[str, Any]) -> str:
+    """The answer's text: `content` (a string or a list of text parts); when that is empty,
+    the reasoning field some servers put the whole answer in."""
+    text = _text(message.get("content"))
+    if text.strip():
+        return text
+    for name in ("reasoning_content", "reasoning"):
+        reasoning = _text(message.get(name))
+        if reasoning.strip():
+            return reasoning
+    return text
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = (_part_text(part) for part in value)
+        return "".join(part for part in parts if part)
+    return ""
+
+
+def _part_text(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, dict) and part.get("type", "text") in ("text", "output_text"):
+        text = part.get("text")
+        return text if isinstance(text, str) else ""
+    return ""
+
+
+def usage_of(usage: Any) -> Usage:
+    """Token counts in any provider's spelling; what is missing counts 0."""
+    if not isinstance(usage, dict):
+        return Usage(llm_calls=1)
+    details = usage.get("prompt_tokens_details")
+    cached = _count(details, "cached_tokens") or _count(usage, "prompt_cache_hit_tokens")
+    return Usage(
+        prompt_tokens=_count(usage, "prompt_tokens"),
+        completion_tokens=_count(usage, "completion_tokens"),
+        total_tokens=_count(usage, "total_tokens"),
+        cached_prompt_tokens=cached,
+        llm_calls=1,
+    )
+
+
+def _count(container: Any, name: str) -> int:
+    value = container.get(name) if isinstance(container, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

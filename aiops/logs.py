@@ -28,7 +28,12 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "ta
 GENERATION_DEFAULTS: dict[str, Any] = {
     "model": None,
     "llm_calls": 0,
-    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    "usage": {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "cached_prompt_tokens": 0,
+    },
     "history": False,
     "history_turns": 0,
     "retried": False,

@@ -40,6 +40,7 @@ WARNING_CODES: tuple[str, ...] = (
     "catalog_memory_low",
     "catalog_tcp_public",
     "misplaced_secret",
+    "answer_cut_off",
 )
 # The code of a value that could not be normalised at all (an error, never a warning itself:
 # it becomes `kept_previous_value` or a 400).
@@ -240,6 +241,10 @@ EN: dict[str, str] = {
         "dropped: the model's value held a secret placeholder that does not belong here "
         "(a secret is restored only where it was)"
     ),
+    "answer_cut_off": (
+        "the model's answer was cut off by its token limit: only its complete changes were "
+        "applied; ask again for the rest"
+    ),
     "spoken_udp": "UDP",
     "spoken_https": "HTTPS itself (TLS inside the container)",
     "spoken_grpc": "gRPC",
@@ -393,6 +398,9 @@ ZH: dict[str, str] = {
     ),
     "misplaced_secret_dropped": (
         "已丢弃：模型给出的值中含有不属于此处的密文占位符（密文只会还原到它原来的位置）"
+    ),
+    "answer_cut_off": (
+        "模型的回答因令牌上限被截断：只应用了其中完整的修改；请再问一次以完成其余部分"
     ),
     "spoken_udp": "UDP 协议",
     "spoken_https": "容器内自带 TLS 的 HTTPS",

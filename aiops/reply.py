@@ -160,7 +160,7 @@ def _reply_found_in(text: str, fields: _FieldNames) -> ModelReply:
 
 
 def _reply_from_candidate(candidate: _Candidate, fields: _FieldNames) -> ModelReply:
-    reply = _reply_from_object(candidate.value, fields)
+    reply = _reply_from_object(candidate.value, fields, cut_off=not candidate.closed)
     if not candidate.closed and not (reply.changes or reply.reply or reply.questions):
         raise UnreadableReply(_CUT_OFF)
     return reply
@@ -431,7 +431,9 @@ def _repaired(source: str) -> Any:
 # --- reading the chosen object ---------------------------------------------------------------
 
 
-def _reply_from_object(obj: dict[str, Any], fields: _FieldNames) -> ModelReply:
+def _reply_from_object(
+    obj: dict[str, Any], fields: _FieldNames, *, cut_off: bool = False
+) -> ModelReply:
     wrapper = _wrapper_values(obj)
     rest = _with_canonical_keys(
         {key: value for key, value in obj.items() if _folded(key) not in _WRAPPER_KEYS}, fields
@@ -439,7 +441,7 @@ def _reply_from_object(obj: dict[str, Any], fields: _FieldNames) -> ModelReply:
     reply = _reply_text(wrapper.get("reply"))
     questions = _questions(wrapper.get("questions"))
     if "changes" in wrapper:
-        changes = _changes(wrapper["changes"], fields)
+        changes = _changes(wrapper["changes"], fields, cut_off=cut_off)
         strays = {k: v for k, v in rest.items() if k in fields.names and k not in changes}
         return ModelReply({**changes, **strays}, reply, questions, "wrapper")
     if fields.count_in(rest):  # form fields at the top, next to "reply"/"questions"
@@ -475,7 +477,7 @@ def _with_canonical_keys(obj: dict[str, Any], fields: _FieldNames) -> dict[str, 
     return result
 
 
-def _changes(value: Any, fields: _FieldNames) -> dict[str, Any]:
+def _changes(value: Any, fields: _FieldNames, *, cut_off: bool = False) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, dict):
@@ -483,21 +485,28 @@ def _changes(value: Any, fields: _FieldNames) -> dict[str, Any]:
     if isinstance(value, str):
         return _with_canonical_keys(_object_in_string(value), fields)
     if isinstance(value, list):
-        return _with_canonical_keys(_folded_items(value), fields)
+        return _with_canonical_keys(_folded_items(value, cut_off=cut_off), fields)
     raise UnreadableReply(f'"changes" was a JSON {_kind(value)}, not an object of fields.')
 
 
-def _folded_items(items: list[Any]) -> dict[str, Any]:
+def _folded_items(items: list[Any], *, cut_off: bool = False) -> dict[str, Any]:
     """`[{"field": "cpu", "value": 0.5}, ...]` (the strict schema's shape) as `{"cpu": 0.5}`;
-    a later item for the same field wins."""
+    a later item for the same field wins. In an answer that was `cut_off`, the last item,
+    when it lost its field or value, is dropped: it is the one being written at the cut."""
+    if cut_off and items and not _is_item(items[-1]):
+        items = items[:-1]
     folded: dict[str, Any] = {}
     for item in items:
-        if not (isinstance(item, dict) and isinstance(item.get("field"), str) and "value" in item):
+        if not _is_item(item):
             raise UnreadableReply(
                 '"changes" was a list whose items are not {"field": ..., "value": ...} objects.'
             )
         folded[item["field"]] = item["value"]
     return folded
+
+
+def _is_item(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("field"), str) and "value" in item
 
 
 def _object_in_string(text: str) -> dict[str, Any]:

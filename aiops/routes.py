@@ -201,6 +201,8 @@ def generate(request: Request, settings: Settings, facts: dict[str, Any]) -> Res
             history=trace.history_turns > 0,
             retried=trace.retried,
         )
+        if trace.provider:  # where the model provider was and why it could not be reached
+            facts["provider"] = trace.provider
     return json_response(200, answer.model_dump(mode="json"))
 
 

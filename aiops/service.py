@@ -13,6 +13,7 @@ from aiops import bounds, catalog, llm, prompt, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.messages import Lang, language, text
+from aiops.provider_errors import Failure
 from aiops.reply import ModelReply, UnreadableReply, parse_reply
 from aiops.settings import Settings
 from aiops.store import (
@@ -35,6 +36,23 @@ QUESTIONS_MAX = 10
 QUESTION_MAX_CHARS = 300
 KEY_REMOVED = "[API key removed]"
 _REASK_FAILURES_TO_SURVIVE = frozenset({"upstream_timeout", "upstream_error", "rate_limited"})
+# A model call's failure → the API's error code (README "The API").
+_CODE_OF_FAILURE: dict[Failure, str] = {
+    Failure.INVALID_KEY: "invalid_token",
+    Failure.QUOTA: "quota_exceeded",
+    Failure.RATE_LIMITED: "rate_limited",
+    Failure.INPUT_TOO_LONG: "input_too_long",
+    Failure.CONTENT_FILTERED: "content_filtered",
+    Failure.TIMEOUT: "upstream_timeout",
+}
+CUT_OFF_WARNING = Notice("Changes", "answer_cut_off", text("answer_cut_off"))
+
+
+def api_error(error: llm.ModelError) -> ApiError:
+    """The answer for a failed model call; every failure not listed is a 502 upstream_error."""
+    code = _CODE_OF_FAILURE.get(error.failure, "upstream_error")
+    retry_after = str(error.retry_after) if error.retry_after else None
+    return ApiError(code, error.message, error.field, retry_after=retry_after)
 
 
 @dataclass
@@ -56,6 +74,7 @@ class Trace:
     usage: Usage = field(default_factory=Usage)
     history_turns: int = 0
     retried: bool = False
+    provider: dict[str, str] = field(default_factory=dict)  # an unreachable provider: url, cause
 
 
 def warm_up(settings: Settings) -> None:
@@ -284,30 +303,43 @@ class Generation:
         return [Notice(name, "key_in_request", text("key_in_request")) for name in pasted]
 
     def call(self, messages: list[dict[str, str]], model: str) -> llm.Completion:
-        completion = llm.complete(
-            self.mask.hide_messages(messages),
-            api_key=self.api_key,
-            model=model,
-            schema=prompt.answer_schema(self.limits),
-            base_url=self.settings.openai_base_url,
-            timeout_s=self.settings.llm_timeout_s,
-            max_retries=self.settings.llm_max_retries,
-            deadline=self.deadline,
-        )
+        try:
+            completion = llm.complete(
+                self.mask.hide_messages(messages),
+                api_key=self.api_key,
+                model=model,
+                schema=prompt.answer_schema(self.limits),
+                base_url=self.settings.openai_base_url,
+                timeout_s=self.settings.llm_timeout_s,
+                max_retries=self.settings.llm_max_retries,
+                deadline=self.deadline,
+                extra_body=self.settings.extra_body,
+            )
+        except llm.ModelError as error:
+            self.trace.usage = self.trace.usage.add(Usage(llm_calls=error.calls))
+            self.trace.provider = error.facts
+            raise api_error(error) from None
         self.trace.usage = self.trace.usage.add(completion.usage)
         return completion
+
+    def applied(self, completion: llm.Completion, base: dict[str, Any]) -> Outcome:
+        """`completion` read and merged into `base`; a cut-off answer says so in a warning."""
+        outcome = self.merged(self.read(completion.text), base)
+        if completion.cut_off:
+            outcome.warnings.append(CUT_OFF_WARNING)
+        return outcome
 
     def ask(self, messages: list[dict[str, str]], form: dict[str, Any], model: str) -> Outcome:
         """Ask the model; re-ask once with only what was wrong; keep old values for the rest."""
         first = self.call(messages, model)
         try:
-            outcome = self.merged(self.read(first.text), form)
+            outcome = self.applied(first, form)
         except UnreadableReply as exc:
             self.trace.retried = True
             retry = prompt.retry_messages(messages, first.text, unreadable=str(exc))
             second = self.call(retry, model)
             try:
-                outcome = self.merged(self.read(second.text), form)
+                outcome = self.applied(second, form)
             except UnreadableReply as again:
                 raise ApiError(
                     "bad_model_output", text("model_output_unreadable", detail=str(again))
@@ -324,7 +356,7 @@ class Generation:
                 raise
             return self.settle(outcome)  # the first answer is usable: keep it
         try:
-            fixed = self.merged(self.read(second.text), outcome.form)
+            fixed = self.applied(second, outcome.form)
         except UnreadableReply:
             return self.settle(outcome)
         redone = set(changed_fields(outcome.form, fixed.form))

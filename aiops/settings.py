@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -14,6 +15,9 @@ from aiops.form import Limits
 _MEMORY_CHOICE = re.compile(r"[1-9][0-9]*[MG]")
 CommaList = Annotated[list[str], NoDecode]
 CommaFloats = Annotated[list[float], NoDecode]
+JsonObject = Annotated[dict[str, Any], NoDecode]
+# Request fields the service itself sets: AIOPS_EXTRA_BODY may not replace them.
+_OWN_BODY_FIELDS = frozenset({"model", "messages", "response_format", "stream", "n"})
 
 
 def _split(value: object) -> object:
@@ -40,6 +44,8 @@ class Settings(BaseSettings):
     # The whole request's budget for model calls (first call, transport retries and the re-ask);
     # unset: no budget beyond each call's own deadline. Set it under the platform's limit.
     request_deadline_s: float | None = Field(default=None, gt=0, le=3600)
+    # A JSON object merged into every Chat Completions request (README "Providers").
+    extra_body: JsonObject = Field(default_factory=dict)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     cors_origins: CommaList = Field(default_factory=lambda: ["*"])
@@ -61,6 +67,11 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("extra_body", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        return extra_body_from(value) if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -90,6 +101,23 @@ class Settings(BaseSettings):
         if self.model not in self.allowed_models:
             self.allowed_models = [self.model, *self.allowed_models]
         return self
+
+
+def extra_body_from(text: str) -> dict[str, Any]:
+    """AIOPS_EXTRA_BODY read: a JSON object without the fields the service sets itself."""
+    example = 'e.g. {"enable_thinking": false}'
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"AIOPS_EXTRA_BODY is not valid JSON ({exc}); write {example}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"AIOPS_EXTRA_BODY must be a JSON object, {example}")
+    own = sorted(_OWN_BODY_FIELDS & set(value))
+    if own:
+        raise ValueError(
+            f"AIOPS_EXTRA_BODY may not set {', '.join(own)}: the service sets those itself"
+        )
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -117,7 +117,7 @@ def test_a_generation_line_has_the_model_calls_and_tokens(
     assert line["request_id"] == "page-1234"
     assert line["model"] == "gpt-4o-mini"
     assert line["llm_calls"] == 1
-    assert line["usage"] == USAGE
+    assert line["usage"] == {**USAGE, "cached_prompt_tokens": 0}
     assert line["history"] is False and line["history_turns"] == 0
     assert "error" not in line
 
@@ -128,7 +128,12 @@ def test_a_line_without_a_generation_has_empty_model_facts(
     line = the_request_line(capsys, client.get("/healthz"))
     assert line["model"] is None
     assert line["llm_calls"] == 0
-    assert line["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert line["usage"] == {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "cached_prompt_tokens": 0,
+    }
     assert line["history"] is False
 
 

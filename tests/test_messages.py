@@ -18,6 +18,7 @@ import yaml
 from aiops import messages
 from aiops.messages import EN, WARNING_CODES, ZH, language, placeholders, prefers_chinese, text
 from tests.fixtures.app import FAKE_KEY, START_FORM, LiveServer, reset_caches, start_live_server
+from tests.fixtures.model_server import Scripted
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -137,6 +138,7 @@ class Case:
     second_answer: dict[str, Any] | None = None  # the answer to the re-ask
     pasted_key: bool = False
     store_down: bool = False
+    finish_reason: str = "stop"  # "length": the answer was cut off by the token limit
 
 
 CASES = [
@@ -245,6 +247,14 @@ CASES = [
         "保留了原值",
         params={"environment": [{"name": "DB_PASSWORD", "value": "Hx7qP2vLm9Rt4wZk"}]},
     ),
+    Case(
+        "answer_cut_off",
+        "Changes",
+        {"cpu": 2},
+        "cut off by its token limit",
+        "被截断",
+        finish_reason="length",
+    ),
 ]
 USER_INPUT = {"en": "please adjust the form", "zh": "请帮我调整表单"}
 
@@ -275,7 +285,7 @@ def test_every_warning_code_in_both_languages(
 ) -> None:
     if case.store_down:
         request.getfixturevalue("dead_store")
-    model.reply(answer(case.changes))
+    model.reply(Scripted(content=answer(case.changes), finish_reason=case.finish_reason))
     if case.second_answer is not None:
         model.reply(answer(case.second_answer))
     response = client.post("/gen", json=body(case, lang))
@@ -546,7 +556,7 @@ def test_warnings_over_real_http(
     code: str, user_input: str, header: dict[str, str], lang: str, server: LiveServer, model: Any
 ) -> None:
     case = next(case for case in CASES if case.code == code)
-    model.reply(answer(case.changes))
+    model.reply(Scripted(content=answer(case.changes), finish_reason=case.finish_reason))
     if case.second_answer is not None:
         model.reply(answer(case.second_answer))
     payload = {"user_input": user_input, "openai_token": FAKE_KEY, "params": FORM}

@@ -830,3 +830,40 @@ def test_any_cut_of_an_answer_gives_a_reply_or_unreadable(
     except UnreadableReply:
         return
     assert set(result.changes) <= set(changes)
+
+
+# --- a cut-off answer in the strict schema's list shape ----------------------------------------
+
+_LIST_START = '{"changes":[{"field":"cpu","value":2},'
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        _LIST_START + '{"field":"container_port","value":54',
+        _LIST_START + '{"field":"image_name","value":"postgr',
+        _LIST_START + '{"field":"container_port","va',
+        _LIST_START + '{"fie',
+        _LIST_START,
+        _LIST_START[:-1],
+    ],
+    ids=["mid-number", "mid-string", "mid-key", "mid-field", "after-comma", "after-item"],
+)
+def test_a_cut_off_list_of_changes_keeps_its_complete_items(cut: str) -> None:
+    assert parse_reply(cut, FIELDS) == wrapper({"cpu": 2})
+
+
+def test_a_cut_off_list_keeps_a_closed_last_item() -> None:
+    cut = _LIST_START + '{"field":"container_port","value":5432}'
+    assert parse_reply(cut, FIELDS) == wrapper({"cpu": 2, "container_port": 5432})
+
+
+def test_a_complete_list_with_a_bad_item_is_still_unreadable() -> None:
+    complete = _LIST_START + '{"field":"memory"}], "reply": "", "questions": []}'
+    with pytest.raises(UnreadableReply, match="items are not"):
+        parse_reply(complete, FIELDS)
+
+
+def test_a_list_cut_before_its_first_item_is_cut_off() -> None:
+    with pytest.raises(UnreadableReply, match="cut off"):
+        parse_reply('{"changes":[{"field":"cpu"', FIELDS)
