@@ -21,7 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Limits, memory_mib, normalise
+from aiops.form import (
+    ENV_NAME_PATTERN,
+    FIELDS,
+    MOUNT_PATH_PATTERN,
+    Limits,
+    memory_mib,
+    normalise,
+)
 
 MODEL = "instant"  # the answer's `Model` when no model was asked
 _MAX_CHARS = 600  # longer requests are more than an edit
@@ -39,7 +46,7 @@ _REFUSE = re.compile(
     r"|perhaps|probably|about|around|roughly|approximately|some|bit|little|more\s+memory|less"
     r"|bigger|smaller|faster|slower|higher|lower\s+than|enough|default|recommended|latest|best"
     r"|deploy|docker|kubectl|helm|should|could|would|might|what|which|why|how|wait|actually"
-    r"|instead|hmm|undo|back|before|previous|same|that)\b",
+    r"|instead|hmm|undo|before|previous|same|that)\b",
     re.IGNORECASE,
 )
 _SPLIT = re.compile(
@@ -79,12 +86,17 @@ _EN_UP = r"(?:increase|raise|bump(?:\s+up)?|grow|up|expand|extend|scale\s+up|upg
 _EN_DOWN = r"(?:decrease|reduce|lower|shrink|cut|drop|scale\s+down|downgrade|trim)"
 _EN_VERB = rf"(?:(?P<up>{_EN_UP})|(?P<down>{_EN_DOWN})|{_EN_SET})"
 _EN_TO = r"(?:to|=|:|at|up\s+to|down\s+to)"
+# A word naming the app ("the MySQL volume"), never a field's own name ("CPU核数").
+_QUAL_WORD = (
+    r"(?!(?:cpu|vcpu|memory|ram|mem|port|storage|volume|disk|image)(?![a-z0-9._-]))"
+    r"[a-z][a-z0-9._-]*"
+)
 _ZH_PREFIX = (
     r"(?:再|也|还要?)?(?:把|将)?\s*"
-    r"(?:(?P<qual>[a-z][a-z0-9._-]*|它|应用|服务|容器|数据库)\s*的?\s*)?"
+    r"(?:(?P<qual>" + _QUAL_WORD + r"|它|应用|服务|容器|数据库)\s*的?\s*)?"
 )
 _EN_THE = (
-    r"(?:(?:the|its|it's|my|our)\s+)?(?:(?P<qual>[a-z][a-z0-9._-]*|app|application|service"
+    r"(?:(?:the|its|it's|my|our)\s+)?(?:(?P<qual>" + _QUAL_WORD + r"|app|application|service"
     r"|container|database|db)(?:'s)?\s+)?"
 )
 _GENERIC_QUALIFIERS = frozenset(
@@ -125,7 +137,7 @@ _ENV_ZH = r"(?:[\u4e00-\u9fff]{0,4}环境变量|env\s*变量|env|变量)"
 _ENV_EN = r"(?:env(?:ironment)?(?:\s+var(?:iable)?s?)?|variables?|vars?)"
 _IMAGE_ZH = r"(?:镜像地址|镜像名称?|镜像|image)"
 _IMAGE_EN = r"(?:image(?:\s+name)?|docker\s+image|container\s+image)"
-_TAG_ZH = r"(?:镜像版本号?|镜像标签|镜像tag|镜像的版本|镜像的tag|版本号|版本|标签|tag)"
+_TAG_ZH = r"(?:镜像版本号?|镜像标签|镜像\s*tag|镜像的版本|镜像的\s*tag|版本号|版本|标签|tag)"
 _TAG_EN = r"(?:image\s+tag|image\s+version|tag|version)"
 _TAG_VALUE = (
     r"(?P<tag>v?[0-9][A-Za-z0-9_.-]{0,127}|latest|stable|[a-z0-9][a-z0-9_.-]*-[a-z0-9_.-]+)"
@@ -243,7 +255,7 @@ def _check_qualifier(match: re.Match[str], form: dict[str, Any]) -> None:
 
 @_rule(
     rf"^{_ZH_PREFIX}{_MEMORY_ZH}\s*{_ZH_VERB}?\s*{_SIZE}$",
-    rf"^(?:给|分配|加到|配|来|用)?\s*(?:(?P<qual>它|应用|服务|数据库|[a-z][a-z0-9._-]*)\s*)?{_SIZE}\s*的?\s*{_MEMORY_ZH}$",
+    rf"^(?:给|分配|加到|配|来|用)?\s*(?:(?P<qual>它|应用|服务|数据库|{_QUAL_WORD})\s*)?{_SIZE}\s*的?\s*{_MEMORY_ZH}$",
     rf"^{_EN_VERB}\s+{_EN_THE}{_MEMORY_EN}\s+{_EN_TO}\s+{_SIZE}$",
     rf"^{_EN_THE}{_MEMORY_EN}\s*{_EN_TO}?\s*{_SIZE}$",
     rf"^(?:give\s+it|give\s+the\s+app|use|allocate|set|with|make\s+it)?\s*{_SIZE}\s+(?:of\s+)?{_MEMORY_EN}$",
@@ -265,11 +277,11 @@ _CORES = rf"(?P<cores>{_NUM}|半|half\s+a|half)\s*(?:个)?\s*(?P<milli>{_MILLI})
 
 @_rule(
     rf"^{_ZH_PREFIX}{_CPU_ZH}\s*{_ZH_VERB}?\s*{_CORES}\s*(?:个)?\s*{_CPU_UNIT}?$",
-    rf"^(?:给|分配|配|来|用|改成|改为|换成|调到|调整为|设为)?\s*(?:(?P<qual>它|应用|服务|数据库|[a-z][a-z0-9._-]*)\s*)?{_CORES}\s*(?:个)?\s*{_CPU_UNIT}{_CPU_NOUN_AFTER}$",
+    rf"^(?:给|分配|配|来|用|改成|改为|换成|调到|调整为|设为)?\s*(?:(?P<qual>它|应用|服务|数据库|{_QUAL_WORD})\s*)?{_CORES}\s*(?:个)?\s*{_CPU_UNIT}{_CPU_NOUN_AFTER}$",
     rf"^(?:给|分配|配|来|用)?\s*(?:(?P<qual>它|应用|服务|数据库)\s*)?{_CORES}\s*(?:个)?\s*(?:cpu|vcpu)$",
     rf"^{_EN_VERB}\s+{_EN_THE}{_CPU_EN}\s+{_EN_TO}\s+{_CORES}\s*{_CPU_UNIT}?$",
     rf"^{_EN_THE}{_CPU_EN}\s*{_EN_TO}?\s*{_CORES}\s*{_CPU_UNIT}?$",
-    rf"^(?:give\s+it|give\s+the\s+app|use|allocate|set|with|make\s+it)?\s*{_CORES}\s*(?:of\s+an?\s+|of\s+)?{_CPU_UNIT}{_CPU_NOUN_AFTER}$",
+    rf"^(?:give\s+(?:it|the\s+(?:app|database|db|service|container))|use|allocate|set|with|make\s+it)?\s*{_CORES}\s*(?:of\s+an?\s+|of\s+)?{_CPU_UNIT}{_CPU_NOUN_AFTER}$",
 )
 def _cpu(match: re.Match[str], state: _State) -> None:
     _check_qualifier(match, state.form)
@@ -287,7 +299,7 @@ def _cpu(match: re.Match[str], state: _State) -> None:
 
 
 @_rule(
-    rf"^{_ZH_PREFIX}{_INSTANCE_ZH}\s*{_ZH_VERB}?\s*{_COUNT}\s*{_INSTANCE_UNIT}?$",
+    rf"^{_ZH_PREFIX}{_INSTANCE_ZH}\s*{_ZH_VERB}?\s*{_COUNT}\s*(?:{_INSTANCE_UNIT}|个)?$",
     rf"^{_ZH_PREFIX}(?:{_ZH_VERB}|扩容到|扩展到|缩容到|跑|开|起|运行)?\s*{_COUNT}\s*{_INSTANCE_UNIT}$",
     rf"^{_EN_VERB}\s+{_EN_THE}{_INSTANCE_EN}\s+{_EN_TO}\s+{_COUNT}(?:\s+{_INSTANCE_UNIT})?$",
     rf"^{_EN_THE}{_INSTANCE_EN}\s*{_EN_TO}?\s*{_COUNT}$",
@@ -470,11 +482,39 @@ def _env(state: _State) -> list[dict[str, str]]:
     return state.form["environment"]
 
 
+# "set memory=2G" edits the form, not a variable called memory.
+_FIELD_WORDS = frozenset(FIELDS) | frozenset(
+    [
+        "memory",
+        "mem",
+        "ram",
+        "cpu",
+        "cpus",
+        "vcpu",
+        "cores",
+        "port",
+        "instances",
+        "replicas",
+        "image",
+        "tag",
+        "version",
+        "storage",
+        "volume",
+        "disk",
+        "name",
+        "app",
+        "public",
+    ]
+)
+
+
 def _env_set(state: _State, name: str, value: str, *, must_exist: bool) -> None:
     variables = _env(state)
     existing = [item for item in variables if item["name"] == name]
     if must_exist and not existing:
         raise _Refused(f"no variable {name}")
+    if not existing and name.lower() in _FIELD_WORDS:
+        raise _Refused(f"{name} is a field of the form")
     if not value and not existing:
         raise _Refused("an empty new variable")
     state.set(f"env:{name}", value)
