@@ -164,6 +164,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"{mem['floor']['after_requests']['pss_kib'] / 1024:.1f} MiB, ratio {fmt(tp.get('memory_pss_ratio_vs_floor'), 2)}).",
             "",
         ]
+    lines += instant_section(report.get("instant"))
     p = (report.get("inprocess") or {}).get("profile") or {}
     wall, cpu = p.get("wall") or {}, p.get("cpu") or {}
     if wall or cpu:
@@ -289,3 +290,34 @@ def fmt_counts(counts: dict[str, float]) -> str:
     if not counts:
         return "none"
     return ", ".join(f"{fmt(v, 2) if v % 1 else int(v)} {k}" for k, v in counts.items())
+
+
+def instant_section(i: dict[str, Any] | None) -> list[str]:
+    """§6: an exact edit answered without the model, against the model path and the floor."""
+    if not i:
+        return []
+    s = i["summary"]
+
+    def row(at: str, label: str) -> str:
+        key = f"{at}_ms_median_of_rounds"
+        return (
+            f"| {label} latency (ms) | {fmt(s['instant'][key], 2)} | {fmt(s['model'][key], 2)} | "
+            f"{fmt(s['floor'][key], 2)} | **{fmt(i[f'instant_over_model_{at}'], 2)}** | "
+            f"{fmt(i[f'instant_over_floor_{at}'], 2)} |"
+        )
+
+    return [
+        "## 6. Instant edits (no model call)",
+        "",
+        "| | instant edit | model path | floor | instant ÷ model | instant ÷ floor |",
+        "|---|---|---|---|---|---|",
+        row("p50", "p50"),
+        row("p90", "p90"),
+        f"| requests measured | {s['instant']['requests']} | {s['model']['requests']} | "
+        f"{s['floor']['requests']} | | |",
+        "",
+        f"Model calls made by the instant requests: {i['model_calls_by_instant_requests']}. "
+        "The scripted model answers at once here; a real one takes seconds, which the instant "
+        "path saves entirely.",
+        "",
+    ]
