@@ -213,7 +213,10 @@ def _now(name: str, state: _State) -> Any:
 
 
 def _capacity(raw: Any, state: _State) -> int:
-    """A volume's capacity in GiB as the form reads it."""
+    """A volume's capacity in GiB as the form reads it; "0G" is no size to make one."""
+    size = memory_mib(str(raw)) if isinstance(raw, str) else None
+    if size is not None and size <= 0:
+        raise _Refused("an empty volume")
     return _read("storage", [{"capacity": raw, "value": "/data"}], state.limits)[0]["capacity"]
 
 
@@ -715,10 +718,10 @@ def propose(user_input: str, form: dict[str, Any], limits: Limits) -> dict[str, 
 
 def _without_values(text: str) -> str:
     """The request with NAME=value items, quoted text and paths blanked, for the word checks."""
-    text = text.translate(_WIDE)
-    text = _KV_ITEM.sub(" ", text)
-    text = re.sub(r"\"[^\"]*\"|'[^']*'|`[^`]*`", " ", text)
-    return re.sub(rf"{MOUNT_PATH_PATTERN}|[a-z0-9.-]+/[\w./:-]+|\S+:\S+", " ", text)
+    text = text.translate(_WIDE)  # only ASCII is blanked: words in Chinese are always checked
+    text = re.sub(rf"{ENV_NAME_PATTERN}\s*=\s*[!-~]+", " ", text)
+    text = re.sub(r"\"[ -~]*\"|'[ -~]*'|`[ -~]*`", " ", text)
+    return re.sub(rf"{MOUNT_PATH_PATTERN}|[a-z0-9.-]+/[!-~]+|[!-~]+:[!-~]+", " ", text)
 
 
 # --- the reply ---------------------------------------------------------------------------------
