@@ -394,6 +394,7 @@ def phase_instant(bench: Bench, floor: Server) -> dict[str, Any]:
         return median([ratio(r[a][at], r[b][at]) for r in rounds])
 
     return {
+        "recogniser": recogniser_cost(),
         "what": f"POST /gen continuing the same conversation: {INSTANT_EDIT!r} (instant path) and "
         f"{scenario.CONVERSATION[1][0]!r} (model path, scripted model answering at once), on one "
         "server with the default settings; floor = bench/floor.py (1 read, 1 model call, 1 write)",
@@ -405,6 +406,32 @@ def phase_instant(bench: Bench, floor: Server) -> dict[str, Any]:
         "instant_over_floor_p90": ratio_of("instant", "floor", "p90_ms"),
         "model_calls_by_instant_requests": instant_model_calls,
     }
+
+
+def recogniser_cost(repeat: int = 5) -> dict[str, Any]:
+    """In process, µs per request of `aiops.instant.propose` on the phrasings of
+    tests/data/instant_cases.json: what an exact edit costs, and what every request the model
+    answers pays for being looked at first."""
+    from aiops import instant
+    from aiops.form import Limits
+
+    cases = json.loads((ROOT / "tests" / "data" / "instant_cases.json").read_text())
+    limits = Limits()
+    figures: dict[str, Any] = {}
+    for kind in ("instant", "model"):
+        times = []
+        for case in cases[kind]:
+            form = cases["forms"][case["form"]]
+            for _ in range(repeat):
+                started = time.perf_counter()
+                instant.propose(case["user"], form, limits)
+                times.append((time.perf_counter() - started) * 1e6)
+        figures[kind] = {
+            "requests": len(cases[kind]),
+            "p50_us": percentile(times, 50),
+            "p90_us": percentile(times, 90),
+        }
+    return figures
 
 
 # --- 2. round trips (in process) and the profile --------------------------------------------
