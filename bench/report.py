@@ -296,7 +296,7 @@ def instant_section(i: dict[str, Any] | None) -> list[str]:
     """§6: an exact edit answered without the model, against the model path and the floor."""
     if not i:
         return []
-    s = i["summary"]
+    s, p = i["summary"], i["in_process"]
 
     def row(at: str, label: str) -> str:
         key = f"{at}_ms_median_of_rounds"
@@ -315,6 +315,10 @@ def instant_section(i: dict[str, Any] | None) -> list[str]:
         row("p90", "p90"),
         f"| requests measured | {s['instant']['requests']} | {s['model']['requests']} | "
         f"{s['floor']['requests']} | | |",
+        f"| in process, no HTTP, in-memory store: p50 / p90 (ms) | "
+        f"{fmt(p['instant']['p50_ms'], 2)} / {fmt(p['instant']['p90_ms'], 2)} | "
+        f"{fmt(p['model']['p50_ms'], 2)} / {fmt(p['model']['p90_ms'], 2)} | | "
+        f"{fmt(p['instant_over_model_p50'], 2)} | |",
         "",
         f"Model calls made by the instant requests: {i['model_calls_by_instant_requests']}. "
         f"In process, the recogniser (`aiops.instant.propose`) takes "

@@ -395,6 +395,7 @@ def phase_instant(bench: Bench, floor: Server) -> dict[str, Any]:
 
     return {
         "recogniser": recogniser_cost(),
+        "in_process": paths_in_process(bench, cfg["inprocess_requests"] * 2),
         "what": f"POST /gen continuing the same conversation: {INSTANT_EDIT!r} (instant path) and "
         f"{scenario.CONVERSATION[1][0]!r} (model path, scripted model answering at once), on one "
         "server with the default settings; floor = bench/floor.py (1 read, 1 model call, 1 write)",
@@ -406,6 +407,47 @@ def phase_instant(bench: Bench, floor: Server) -> dict[str, Any]:
         "instant_over_floor_p90": ratio_of("instant", "floor", "p90_ms"),
         "model_calls_by_instant_requests": instant_model_calls,
     }
+
+
+def paths_in_process(bench: Bench, requests: int) -> dict[str, Any]:
+    """Wall time of `Generation.run` in this process (in-memory store, no HTTP in front): the
+    exact edit and the model path (the scripted model over loopback), alternating."""
+    from aiops.api import GenRequest
+    from aiops.service import Generation
+    from aiops.settings import Settings
+    from aiops.store import MemoryStore
+
+    settings = Settings(openai_base_url=bench.model.base_url, instant_edits=True)
+    store = MemoryStore()
+    first = Generation(
+        GenRequest(user_input=scenario.CONVERSATION[0][0], params=scenario.STARTING_FORM),
+        harness.BENCH_KEY,
+        settings,
+        store,
+    ).run()
+    form = json.loads(first.GenParamsStr)
+    texts = {"instant": INSTANT_EDIT, "model": scenario.CONVERSATION[1][0]}
+    requests_of = {
+        name: GenRequest(user_input=text, params=form, parent_message_id=first.MessageId)
+        for name, text in texts.items()
+    }
+    times: dict[str, list[float]] = {name: [] for name in texts}
+    for index in range(requests):
+        for name in ("instant", "model") if index % 2 == 0 else ("model", "instant"):
+            started = time.perf_counter()
+            answer = Generation(requests_of[name], harness.BENCH_KEY, settings, store).run()
+            times[name].append((time.perf_counter() - started) * 1000)
+            if (answer.Model == "instant") != (name == "instant"):
+                raise RuntimeError(f"the {name} request took the other path")
+    figures: dict[str, Any] = {
+        name: {"p50_ms": percentile(values, 50), "p90_ms": percentile(values, 90)}
+        for name, values in times.items()
+    }
+    figures["requests"] = requests
+    figures["instant_over_model_p50"] = ratio(
+        figures["instant"]["p50_ms"], figures["model"]["p50_ms"]
+    )
+    return figures
 
 
 def recogniser_cost(repeat: int = 5) -> dict[str, Any]:
