@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +165,7 @@ class _State:
     limits: Limits
     touched: dict[str, Any] = field(default_factory=dict)
     env_list_open: bool = False  # after "把这些环境变量加上：", bare K=V lines add variables
+    counting_instances: bool = True  # "再加一个" alone means an instance (see propose)
 
     def set(self, target: str, value: Any) -> None:
         if target in self.touched and self.touched[target] != value:
@@ -172,7 +173,13 @@ class _State:
         self.touched[target] = value
 
     def copy(self) -> _State:
-        return _State(copy.deepcopy(self.form), self.limits, dict(self.touched), self.env_list_open)
+        return _State(
+            copy.deepcopy(self.form),
+            self.limits,
+            dict(self.touched),
+            self.env_list_open,
+            self.counting_instances,
+        )
 
 
 _Apply = Callable[[re.Match[str], _State], None]
@@ -341,11 +348,32 @@ def _more_instances(match: re.Match[str], state: _State) -> None:
         if match["count"] is None
         else _read("instance", _number_text(match["count"]), state.limits)
     )
-    total = _now("instance", state) + (-count if fewer else count)
+    _add_instances(state, -count if fewer else count)
+
+
+def _add_instances(state: _State, delta: int) -> None:
+    total = _now("instance", state) + delta
     if not 1 <= total <= state.limits.max_instances:
         raise _Refused("the count leaves the allowed range")
     state.set("instance", total)
     state.form["instance"] = total
+
+
+@_rule(
+    r"^(?:再|多)?(?P<verb>加|来|多|多加|多来|减少|减|少|再减)\s*(?P<count>[一两二三1-9])\s*个$",
+    r"^(?:(?P<count>one|two|three|[1-9])\s+(?P<verb>more|fewer|less)|(?P<another>another)(?:\s+one)?)$",
+)
+def _more_of_nothing_named(match: re.Match[str], state: _State) -> None:
+    """ "再加一个", "one more": of what? Instances, when nothing else is being added (a fresh
+    conversation, or one whose last turn changed the instance count); else the model asks."""
+    if not state.counting_instances:
+        raise _Refused("one more of what?")
+    named = match.groupdict()
+    count = (
+        1 if named.get("another") else _read("instance", _number_text(named["count"]), state.limits)
+    )
+    fewer = (named.get("verb") or "").lower() in ("减少", "减", "少", "再减", "fewer", "less")
+    _add_instances(state, -count if fewer else count)
 
 
 # --- container port ----------------------------------------------------------------------------
@@ -697,14 +725,23 @@ def _clause(text: str, state: _State) -> _State:
     return readings[0]
 
 
-def propose(user_input: str, form: dict[str, Any], limits: Limits) -> dict[str, Any] | None:
-    """The changes an exact edit request makes to the (normalised) form, or None: ask the model."""
+def propose(
+    user_input: str,
+    form: dict[str, Any],
+    limits: Limits,
+    last_changes: Mapping[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """The changes an exact edit request makes to the (normalised) form, or None: ask the model.
+
+    `last_changes`: what the conversation's previous turn changed (None: no previous turn); a
+    bare "再加一个" counts instances only when that turn changed nothing else."""
     if len(user_input) > _MAX_CHARS or _REFUSE.search(_without_values(user_input)):
         return None
     parts = clauses(user_input)
     if not parts or len(parts) > _MAX_CLAUSES:
         return None
     state = _State(copy.deepcopy(form), limits)
+    state.counting_instances = last_changes is None or set(last_changes) <= {"instance"}
     try:
         for part in parts:
             state = _clause(part, state)

@@ -189,7 +189,7 @@ class Generation:
         parent = load_history(request, key_hash, self.store, self.settings)  # 2. history
         history = self.recent(parent)
         self.mask = self.secret_mask(current.form, parent, history)
-        outcome = self.instant(current.form)  # an exact edit needs no model
+        outcome = self.instant(current.form, parent)  # an exact edit needs no model
         if outcome is None:
             messages = self.messages(current.form, history)  # 3. the messages
             outcome = self.ask(messages, current.form, model)  # 4.-5. ask, merge, re-ask once
@@ -217,14 +217,15 @@ class Generation:
             Model=model,
         )
 
-    def instant(self, form: dict[str, Any]) -> Outcome | None:
+    def instant(self, form: dict[str, Any], parent: Turn | None) -> Outcome | None:
         """The outcome of an exact edit made without a model (README "Instant edits"), merged
         and normalised like a model's answer; None: the model's to answer."""
         text = self.request.user_input
         pasted_key = len(self.api_key) >= secret_values.KEY_MIN_LENGTH and self.api_key in text
         if not self.settings.instant_edits or pasted_key:
             return None
-        changes = instant.propose(text, form, self.limits)
+        last = parent.changes if parent else None
+        changes = instant.propose(text, form, self.limits, last)
         if changes is None:
             return None
         outcome = apply_reply(ModelReply(changes, "", [], "wrapper"), form, self.limits)

@@ -220,3 +220,26 @@ def test_the_setting_turns_instant_edits_off(
     finally:
         live.stop()
     assert answer["Model"] != "instant" and len(scripted.requests) == 1
+
+
+def test_one_more_of_nothing_named_counts_instances_only_after_an_instance_turn(
+    server: LiveServer, scripted: ScriptedModel
+) -> None:
+    scaled = generate(server, "Scale to 3 replicas.", FORMS["api"])
+    more = generate(
+        server,
+        "再加一个",
+        json.loads(scaled["GenParamsStr"]),
+        parent_message_id=scaled["MessageId"],
+    )
+    assert more["Model"] == "instant" and more["Changes"] == {"instance": 4}
+    assert scripted.requests == []
+
+    added = generate(server, "加一个环境变量 TZ=Asia/Shanghai", FORMS["api"])
+    another = generate(
+        server,
+        "再加一个",
+        json.loads(added["GenParamsStr"]),
+        parent_message_id=added["MessageId"],
+    )  # another variable? which? the model's to ask
+    assert another["Model"] != "instant" and len(scripted.requests) == 1
