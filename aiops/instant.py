@@ -73,7 +73,8 @@ _NUM = (
 _SIZE = rf"(?P<size>{_NUM}\s*[kmgt]i?b?)(?![a-z])"
 _ZH_SET = (
     r"(?:调到|调整到|调整为|调整成|调为|调成|改成|改为|改到|设为|设成|设置为|设置成|设置到|设到|定为"
-    r"|换成|换为|变成|变为|配置为|配置成|配成|配为|给到|弄成|搞成|用|是|为|到|=|:)"
+    r"|换成|换为|变成|变为|配置为|配置成|配成|配为|给到|弄成|搞成|修改为|修改成|更改为|更改成"
+    r"|更新为|更新成|给|用|是|为|到|=|:)"
 )
 _ZH_UP = (
     r"(?:升到|升级到|升至|提高到|提升到|提到|增加到|增大到|加到|加大到|扩到|扩大到|扩容到|扩展到|扩充到"
@@ -92,7 +93,7 @@ _QUAL_WORD = (
     r"[a-z][a-z0-9._-]*"
 )
 _ZH_PREFIX = (
-    r"(?:再|也|还要?)?(?:把|将)?\s*"
+    r"(?:再|也|还要?)?(?:把|将|修改|更改|调整|改|调|设置|设)?\s*"
     r"(?:(?P<qual>" + _QUAL_WORD + r"|它|应用|服务|容器|数据库)\s*的?\s*)?"
 )
 _EN_THE = (
@@ -147,8 +148,8 @@ _NAME_VALUE = r"(?P<app>[a-z][a-z0-9-]*)"
 _ZH_NAME_NOUN = r"(?:应用名称|应用名字|应用的名字|应用名|服务名称?|app\s*name|名字|名称)"
 _EN_NAME_NOUN = r"(?:app\s+name|application\s+name|service\s+name|name)"
 _PUBLIC_ZH = r"(?:外网访问|公网访问|外部访问|公开访问|外网|公网|public\s*access)"
-_ON_ZH = r"(?:开启|打开|启用|开通|允许|开放|放开|加上|加|要|需要)"
-_OFF_ZH = r"(?:关闭|关掉|关上|禁用|停用|取消|去掉|屏蔽)"
+_ON_ZH = r"(?:开启|打开|启用|开通|允许|开放|放开|加上|加|要|需要|开)"
+_OFF_ZH = r"(?:关闭|关掉|关上|禁用|停用|取消|去掉|屏蔽|关)"
 
 # --- the state of one request ------------------------------------------------------------------
 
@@ -567,16 +568,18 @@ _KVS = rf"(?P<kvs>{_KV}(?:\s+{_KV})*)"
 
 @_rule(
     rf"^(?:再|也)?(?:加|添加|增加|新增|加上|设置|设|配置|配|补充|补上)(?:一个|一下|个|些|这些|以下|上)?\s*{_ENV_ZH}?\s*[:]?\s*{_KVS}$",
-    rf"^{_ENV_ZH}\s*(?:加上|添加|增加|新增|设置|设为|加)?\s*[:]?\s*{_KVS}$",
+    rf"^{_ENV_ZH}\s*(?:(?:加上|添加|增加|新增|设置|设为|加)(?:一个|个|上)?)?\s*[:]?\s*{_KVS}$",
     rf"^(?:add|set|put|define|include)\s+(?:an?\s+|the\s+|new\s+|these\s+)?(?:{_ENV_EN}\s*:?\s*)?{_KVS}$",
     rf"^(?:(?:an?\s+|new\s+)?{_ENV_EN}\s*:?\s*)?{_KVS}$",
 )
 def _env_add(match: re.Match[str], state: _State) -> None:
     text = match.group(0)
+    items = _kv_items(match["kvs"])
+    known = {item["name"] for item in _env(state)}
     bare = re.fullmatch(_KVS, text, re.IGNORECASE) is not None
-    if bare and not state.env_list_open:
+    if bare and not state.env_list_open and not all(name in known for name, _ in items):
         raise _Refused("NAME=value with no word saying it is a variable")
-    for name, value in _kv_items(match["kvs"]):
+    for name, value in items:
         _env_set(state, name, value, must_exist=False)
     state.env_list_open = True  # "加环境变量 A=1，B=2": the next clause may list more
 
@@ -661,6 +664,7 @@ def _storage_path_size(match: re.Match[str], state: _State) -> None:
 
 @_rule(
     rf"^(?:挂载|挂|加|添加|增加|新增|加上|创建)\s*(?:一个|一块|个|块)?\s*{_SIZE}\s*(?:的)?\s*(?:{_STORAGE_ZH}|持久化存储)?\s*(?:到|在|于|挂载到|挂到|挂载在|挂在|,)\s*{_PATH}(?:\s*(?:目录|下|上))?$",
+    rf"^{_SIZE}\s*(?:的)?\s*(?:{_STORAGE_ZH}|持久化存储)?\s*(?:挂载到|挂到|挂载在|挂在|挂载于)\s*{_PATH}(?:\s*(?:目录|下|上))?$",
     rf"^(?:在\s*)?{_PATH}\s*(?:挂载|挂|加|添加)\s*(?:一个|一块|个|块)?\s*{_SIZE}\s*(?:的)?\s*(?:{_STORAGE_ZH})?$",
     rf"^(?:挂载|加|添加|新增)\s*(?:一个|个)?\s*(?:{_STORAGE_ZH})\s*(?:到|在)?\s*{_PATH}\s*(?:,)?\s*(?:大小|容量)?\s*(?:为|是)?\s*{_SIZE}$",
     rf"^(?:(?:add|mount|attach|create)\s+)?(?:an?\s+)?{_SIZE}\s+(?:of\s+)?(?:{_STORAGE_EN}\s+)?(?:at|on|to|mounted\s+at|under)\s+{_PATH}$",
