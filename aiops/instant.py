@@ -228,6 +228,12 @@ def _capacity(raw: Any, state: _State) -> int:
     return _read("storage", [{"capacity": raw, "value": "/data"}], state.limits)[0]["capacity"]
 
 
+def _as_said(text: str) -> str:
+    """A value as the user wrote it, for conflicts: "3G" then "4G" is two answers, though the
+    form would make both 4G."""
+    return re.sub(r"\s+", "", text.lower())
+
+
 def _unquoted(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
         return text[1:-1]
@@ -277,7 +283,7 @@ def _memory(match: re.Match[str], state: _State) -> None:
     before, after = memory_mib(_now("memory", state)), memory_mib(value)
     if before is not None and after is not None:
         _check_direction(match, before, after)
-    state.set("memory", value)
+    state.set("memory", (value, _as_said(match["size"])))
     state.form["memory"] = match["size"]
 
 
@@ -302,7 +308,7 @@ def _cpu(match: re.Match[str], state: _State) -> None:
         raw += "m"
     value = _read("cpu", raw, state.limits)
     _check_direction(match, float(_now("cpu", state)), float(value))
-    state.set("cpu", value)
+    state.set("cpu", (value, _as_said(raw)))
     state.form["cpu"] = raw
 
 
@@ -323,7 +329,7 @@ def _instances(match: re.Match[str], state: _State) -> None:
     raw = _number_text(match["count"])
     value = _read("instance", raw, state.limits)
     _check_direction(match, float(_now("instance", state)), float(value))
-    state.set("instance", value)
+    state.set("instance", (value, _as_said(raw)))
     state.form["instance"] = raw
 
 
@@ -332,7 +338,7 @@ _MORE_ZH = (
     rf"\s*{_COUNT}\s*{_INSTANCE_UNIT}$"
 )
 _MORE_EN = (
-    rf"^(?:(?P<add>add|run)\s+)?(?:{_COUNT}|another)\s+(?P<verb>more|extra|additional|fewer|less)?"
+    rf"^(?:(?:add|run)\s+)?(?:{_COUNT}|another)\s+(?P<verb>more|extra|additional|fewer|less)?"
     rf"\s*{_INSTANCE_UNIT}$"
 )
 
@@ -356,7 +362,7 @@ def _add_instances(state: _State, delta: int) -> None:
     total = _now("instance", state) + delta
     if not 1 <= total <= state.limits.max_instances:
         raise _Refused("the count leaves the allowed range")
-    state.set("instance", total)
+    state.set("instance", (total, None))
     state.form["instance"] = total
 
 
@@ -638,7 +644,7 @@ def _resize(match: re.Match[str], state: _State, path: str | None) -> None:
         volume = found[0]
     new = _capacity(match["size"], state)
     _check_direction(match, float(_capacity(volume["capacity"], state)), float(new))
-    state.set(f"volume:{volume['value']}", new)
+    state.set(f"volume:{volume['value']}", (new, _as_said(match["size"])))
     volume["capacity"] = match["size"]
 
 
@@ -674,7 +680,7 @@ def _storage_add(match: re.Match[str], state: _State) -> None:
     path = match["path"]
     if any(v["value"] == path for v in _volumes(state)):
         raise _Refused("a volume there already: add to it, or set it?")
-    state.set(f"volume:{path}", _capacity(match["size"], state))
+    state.set(f"volume:{path}", (_capacity(match["size"], state), _as_said(match["size"])))
     _volumes(state).append({"capacity": match["size"], "value": path})
 
 
