@@ -747,6 +747,8 @@ def propose(
     bare "再加一个" counts instances only when that turn changed nothing else."""
     if len(user_input) > _MAX_CHARS or _REFUSE.search(_without_values(user_input)):
         return None
+    if "？" in user_input or user_input.rstrip().endswith("?"):  # "…TZ=UTC?" asks
+        return None
     parts = clauses(user_input)
     if not parts or len(parts) > _MAX_CLAUSES:
         return None

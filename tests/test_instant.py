@@ -243,3 +243,41 @@ def test_one_more_of_nothing_named_counts_instances_only_after_an_instance_turn(
         parent_message_id=added["MessageId"],
     )  # another variable? which? the model's to ask
     assert another["Model"] != "instant" and len(scripted.requests) == 1
+
+
+# --- every exact edit, made doubtful, is no longer exact ---------------------------------------
+
+DOUBTS = [
+    *("不要", "别", "如果需要的话，", "先别", "能不能", "为什么", "要是可以，", "或者"),
+    *("don't ", "do not ", "if needed, ", "maybe ", "should I ", "why ", "never ", "what if "),
+]
+AFTERTHOUGHTS = [
+    *(
+        "吗",
+        "？",
+        "，还是4G",
+        "，不对",
+        "，如果需要的话",
+        "，然后部署 redis",
+        "，好不好",
+        "，可以吗",
+    ),
+    *(" 或 8G", "，再说吧", "?", " if needed", " or 4G", ", no wait", " and deploy postgres"),
+    *(" maybe", " unless it's expensive", ", right?", " instead", " or not"),
+]
+
+
+def test_an_exact_edit_with_a_doubt_added_is_left_to_the_model() -> None:
+    """In process (aiops.instant.propose): each of the table's edits with a negation, condition,
+    question or alternative before or after it. The table test shows what None leads to."""
+    from aiops import instant
+    from aiops.form import Limits
+
+    escaped = [
+        text
+        for case in CASES["instant"]
+        for text in [d + case["user"] for d in DOUBTS]
+        + [case["user"].rstrip(".") + a for a in AFTERTHOUGHTS]
+        if instant.propose(text, FORMS[case["form"]], Limits()) is not None
+    ]
+    assert escaped == []
