@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiops import catalog
 from aiops.form import (
     ENV_NAME_PATTERN,
     FIELDS,
@@ -100,10 +101,10 @@ _EN_THE = (
     r"(?:(?:the|its|it's|my|our)\s+)?(?:(?P<qual>" + _QUAL_WORD + r"|app|application|service"
     r"|container|database|db)(?:'s)?\s+)?"
 )
-_GENERIC_QUALIFIERS = frozenset(
-    {"它", "应用", "服务", "容器", "数据库", "app", "application", "service", "container"}
-    | {"database", "db"}
-)
+_GENERIC_QUALIFIERS = frozenset({"它", "应用", "服务", "容器", "app", "application", "service"})
+_GENERIC_QUALIFIERS |= {"container"}
+# "给数据库 2 核": this app only when it is a database (by the image catalogue).
+_DATABASE_QUALIFIERS = frozenset({"数据库", "database", "db"})
 
 _MEMORY_ZH = r"(?:运行内存|内存大小|内存限制|内存配额|内存容量|内存|memory|ram|mem)"
 _MEMORY_EN = r"(?:memory\s+limit|memory|ram|mem)"
@@ -258,6 +259,11 @@ def _check_direction(match: re.Match[str], before: float, after: float) -> None:
 def _check_qualifier(match: re.Match[str], form: dict[str, Any]) -> None:
     """ "the MySQL volume", "给数据库…": the qualifier must name this app (or be generic)."""
     qual = (match.groupdict().get("qual") or "").lower()
+    if qual in _DATABASE_QUALIFIERS:
+        entry = catalog.get_catalog().for_image(str(form.get("image_name", "")))
+        if entry is None or entry.category != "database":
+            raise _Refused("the database: another app than this one?")
+        return
     if not qual or qual in _GENERIC_QUALIFIERS:
         return
     image = str(form.get("image_name", "")).lower()
