@@ -803,7 +803,7 @@ def _phrases(name: str, old: Any, new: Any, zh: bool) -> list[str]:
         return _storage_phrases(old, new, zh)
     if name == "public_access":
         if zh:
-            return ["已开启外网访问" if new else "已关闭外网访问"]
+            return ["开启外网访问" if new else "关闭外网访问"]
         return ["public access turned " + ("on" if new else "off")]
     shown = {"cpu": f"{new} 核" if zh else f"{new} core" + ("" if new == 1 else "s")}
     labels_zh = {"memory": "内存", "cpu": "CPU", "instance": "实例数", "container_port": "容器端口"}
@@ -812,7 +812,8 @@ def _phrases(name: str, old: Any, new: Any, zh: bool) -> list[str]:
     labels_en |= {"app_name": "app name", "image_name": "image"}
     value = shown.get(name, str(new))
     if zh:
-        return [f"{labels_zh.get(name, name)}改为 {value}"]
+        label = labels_zh.get(name, name)
+        return [f"{label}{' ' if label.isascii() else ''}改为 {value}"]
     return [f"{labels_en.get(name, name)} set to {value}"]
 
 
