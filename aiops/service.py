@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiops import bounds, catalog, llm, prompt, secret_values
+from aiops import bounds, catalog, instant, llm, prompt, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.messages import Lang, language, text
@@ -213,8 +213,12 @@ class Generation:
         parent = load_history(request, key_hash, self.store, self.settings)  # 2. history
         history = self.recent(parent)
         self.mask = self.secret_mask(current.form, parent, history)
-        messages = self.messages(current.form, history)  # 3. the messages
-        outcome = self.ask(messages, current.form, model)  # 4.-5. ask, merge, re-ask once
+        outcome = self.instant(current.form, parent)  # an exact edit needs no model
+        if outcome is None:
+            messages = self.messages(current.form, history)  # 3. the messages
+            outcome = self.ask(messages, current.form, model)  # 4.-5. ask, merge, re-ask once
+        else:
+            model = self.trace.model = instant.MODEL
         form, generated = secret_values.replace_weak_secrets(  # 6. secrets
             outcome.form, current.form, request.user_input
         )
@@ -239,6 +243,23 @@ class Generation:
             Usage=self.trace.usage,
             Model=model,
         )
+
+    def instant(self, form: dict[str, Any], parent: Turn | None) -> Outcome | None:
+        """The outcome of an exact edit made without a model (README "Instant edits"), merged
+        and normalised like a model's answer; None: the model's to answer."""
+        said = self.request.user_input
+        pasted_key = len(self.api_key) >= secret_values.KEY_MIN_LENGTH and self.api_key in said
+        if not self.settings.instant_edits or pasted_key:
+            return None
+        last = parent.changes if parent else None
+        changes = instant.propose(said, form, self.limits, last)
+        if changes is None:
+            return None
+        outcome = apply_reply(ModelReply(changes, "", [], "wrapper"), form, self.limits)
+        if outcome.errors:
+            return None
+        outcome.reply = instant.describe(form, outcome.form, said)
+        return outcome
 
     def recent(self, parent: Turn | None) -> list[Exchange]:
         """The last AIOPS_HISTORY_TURNS exchanges of the branch, oldest first."""

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     history_ttl_days: int = Field(default=30, ge=1, le=3650)
     max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
     max_input_chars: int = Field(default=8000, ge=1, le=100_000)
+    # Exact edits of the form ("内存改成2G") answered without a model (README "Instant edits").
+    instant_edits: bool = True
 
     # The platform's form limits; their defaults are the form's own (aiops.form.Limits).
     cpu_choices: CommaFloats = Field(default_factory=lambda: list(Limits.cpu_choices))

@@ -17,6 +17,8 @@ bench/bare.py. Then it measures, side by side in one run, in alternating rounds:
 4. tokens: the prompts of the original examples and of a 10-turn conversation, the static prefix,
    and the completion of a patch against a full form;
 5. throughput at concurrency 8, 16, 32 with a 200 ms model against the ideal, and memory;
+6. instant edits: an exact edit answered without the model, against the model path and the floor
+   (one server with the default settings; §1-5 run with AIOPS_INSTANT_EDITS=false);
 then profiles the in-process path with pyinstrument. It writes bench/results/latest.json and
 latest.md, and prints the Markdown summary.
 """
@@ -143,7 +145,11 @@ class Bench:
             "MONGODB_URI": self.mongo.uri,
             "AIOPS_MONGODB_DB": DB_NAME,
             "OPENAI_BASE_URL": self.model.base_url,
+            # §1-5 measure the model path: every request reaches the model. The instant phase
+            # starts its own server with the default (instant edits on).
+            "AIOPS_INSTANT_EDITS": "false",
         }
+        self.keep: list[str] = []  # more turns trim_store keeps (the instant phase's parent)
         self.floor_prompt = work / "floor-prompt.json"
         self.parent: dict[str, Any] = {}
         self.follow_up: dict[str, Any] = {}
@@ -165,6 +171,7 @@ class Bench:
     def server(self, name: str) -> Server:
         sources = {
             "aiops": (ROOT / "handler.py", "gen", {}),
+            "aiops-instant": (ROOT / "handler.py", "gen", {"AIOPS_INSTANT_EDITS": "true"}),
             "floor": (
                 BENCH_DIR / "floor.py",
                 "floor",
@@ -184,7 +191,7 @@ class Bench:
         about the service, not about the test server."""
         from pymongo import MongoClient
 
-        keep = [self.parent["MessageId"]] if self.parent else []
+        keep = ([self.parent["MessageId"]] if self.parent else []) + self.keep
         client: MongoClient = MongoClient(self.mongo.uri, serverSelectionTimeoutMS=5000)
         try:
             return client[DB_NAME]["messages"].delete_many({"_id": {"$nin": keep}}).deleted_count
@@ -306,6 +313,167 @@ def phase_overhead(bench: Bench, servers: dict[str, Server]) -> dict[str, Any]:
         "goal_p50_ratio": GOALS["overhead_p50_ratio"],
         "goal_met": p50_ratio <= GOALS["overhead_p50_ratio"],
     }
+
+
+# --- 6. instant edits -----------------------------------------------------------------------
+
+INSTANT_EDIT = "把内存调到2G"  # an exact edit: answered without the model
+
+
+def phase_instant(bench: Bench, floor: Server) -> dict[str, Any]:
+    """The same conversation continued on one server (default settings) by an exact edit (the
+    instant path) and by the vague follow-up of §1 (the model path), against the floor."""
+    cfg = bench.config
+    server = bench.server("aiops-instant")
+    with harness.running(server, ready_gen):
+        client = Client(server.url)
+        status, parent, _ = client.post_json(
+            "/gen", scenario.gen_body(scenario.CONVERSATION[0][0], scenario.STARTING_FORM)
+        )
+        if status != 200:
+            raise RuntimeError(f"the first /gen failed: {status} {parent}")
+        bench.keep = [parent["MessageId"]]
+        form = scenario.form_of(parent)
+        bodies = {
+            "instant": scenario.gen_body(INSTANT_EDIT, form, parent["MessageId"]),
+            "model": scenario.gen_body(scenario.CONVERSATION[1][0], form, parent["MessageId"]),
+        }
+        for name, body in bodies.items():  # each path is the one it claims to be
+            status, answer, _ = client.post_json("/gen", body)
+            if status != 200 or (answer["Model"] == "instant") != (name == "instant"):
+                raise RuntimeError(f"the {name} body did not take the {name} path: {answer}")
+        client.close()
+        encoded = {name: json.dumps(body).encode() for name, body in bodies.items()}
+        clients = {"instant": Client(server.url), "model": Client(server.url)}
+        clients["floor"] = Client(floor.url)
+        encoded["floor"] = json.dumps(bench.follow_up).encode()
+        paths = {"instant": "/gen", "model": "/gen", "floor": "/"}
+        for name, each in clients.items():
+            for _ in range(cfg["warmup"]):
+                each.request("POST", paths[name], encoded[name])
+        bench.clear_model_log()
+        names = ("instant", "model", "floor")
+        pooled: dict[str, list[float]] = {name: [] for name in names}
+        rounds = []
+        instant_model_calls = 0
+        for index in range(cfg["overhead_rounds"]):
+            order = names[index % 3 :] + names[: index % 3]
+            row: dict[str, Any] = {"order": list(order)}
+            for name in order:
+                bench.trim_store()
+                before = len(bench.model_log())
+                latencies = []
+                for _ in range(cfg["overhead_requests"]):
+                    status, data, elapsed = clients[name].request(
+                        "POST", paths[name], encoded[name]
+                    )
+                    if status != 200:
+                        raise RuntimeError(f"{name} answered {status}: {data[:300]!r}")
+                    latencies.append(elapsed * 1000)
+                if name == "instant":
+                    instant_model_calls += len(bench.model_log()) - before
+                pooled[name] += latencies
+                row[name] = {
+                    "p50_ms": percentile(latencies, 50),
+                    "p90_ms": percentile(latencies, 90),
+                }
+            rounds.append(row)
+        for each in clients.values():
+            each.close()
+        bench.keep = []
+    summary = {
+        name: {
+            "p50_ms_median_of_rounds": median([r[name]["p50_ms"] for r in rounds]),
+            "p90_ms_median_of_rounds": median([r[name]["p90_ms"] for r in rounds]),
+            "requests": len(pooled[name]),
+        }
+        for name in names
+    }
+
+    def ratio_of(a: str, b: str, at: str) -> float | None:
+        return median([ratio(r[a][at], r[b][at]) for r in rounds])
+
+    return {
+        "recogniser": recogniser_cost(),
+        "in_process": paths_in_process(bench, cfg["inprocess_requests"] * 2),
+        "what": f"POST /gen continuing the same conversation: {INSTANT_EDIT!r} (instant path) and "
+        f"{scenario.CONVERSATION[1][0]!r} (model path, scripted model answering at once), on one "
+        "server with the default settings; floor = bench/floor.py (1 read, 1 model call, 1 write)",
+        "rounds": rounds,
+        "summary": summary,
+        "instant_over_model_p50": ratio_of("instant", "model", "p50_ms"),
+        "instant_over_model_p90": ratio_of("instant", "model", "p90_ms"),
+        "instant_over_floor_p50": ratio_of("instant", "floor", "p50_ms"),
+        "instant_over_floor_p90": ratio_of("instant", "floor", "p90_ms"),
+        "model_calls_by_instant_requests": instant_model_calls,
+    }
+
+
+def paths_in_process(bench: Bench, requests: int) -> dict[str, Any]:
+    """Wall time of `Generation.run` in this process (in-memory store, no HTTP in front): the
+    exact edit and the model path (the scripted model over loopback), alternating."""
+    from aiops.api import GenRequest
+    from aiops.service import Generation
+    from aiops.settings import Settings
+    from aiops.store import MemoryStore
+
+    settings = Settings(openai_base_url=bench.model.base_url, instant_edits=True)
+    store = MemoryStore()
+    first = Generation(
+        GenRequest(user_input=scenario.CONVERSATION[0][0], params=scenario.STARTING_FORM),
+        harness.BENCH_KEY,
+        settings,
+        store,
+    ).run()
+    form = json.loads(first.GenParamsStr)
+    texts = {"instant": INSTANT_EDIT, "model": scenario.CONVERSATION[1][0]}
+    requests_of = {
+        name: GenRequest(user_input=text, params=form, parent_message_id=first.MessageId)
+        for name, text in texts.items()
+    }
+    times: dict[str, list[float]] = {name: [] for name in texts}
+    for index in range(requests):
+        for name in ("instant", "model") if index % 2 == 0 else ("model", "instant"):
+            started = time.perf_counter()
+            answer = Generation(requests_of[name], harness.BENCH_KEY, settings, store).run()
+            times[name].append((time.perf_counter() - started) * 1000)
+            if (answer.Model == "instant") != (name == "instant"):
+                raise RuntimeError(f"the {name} request took the other path")
+    figures: dict[str, Any] = {
+        name: {"p50_ms": percentile(values, 50), "p90_ms": percentile(values, 90)}
+        for name, values in times.items()
+    }
+    figures["requests"] = requests
+    figures["instant_over_model_p50"] = ratio(
+        figures["instant"]["p50_ms"], figures["model"]["p50_ms"]
+    )
+    return figures
+
+
+def recogniser_cost(repeat: int = 5) -> dict[str, Any]:
+    """In process, µs per request of `aiops.instant.propose` on the phrasings of
+    tests/data/instant_cases.json: what an exact edit costs, and what every request the model
+    answers pays for being looked at first."""
+    from aiops import instant
+    from aiops.form import Limits
+
+    cases = json.loads((ROOT / "tests" / "data" / "instant_cases.json").read_text())
+    limits = Limits()
+    figures: dict[str, Any] = {}
+    for kind in ("instant", "model"):
+        times = []
+        for case in cases[kind]:
+            form = cases["forms"][case["form"]]
+            for _ in range(repeat):
+                started = time.perf_counter()
+                instant.propose(case["user"], form, limits)
+                times.append((time.perf_counter() - started) * 1e6)
+        figures[kind] = {
+            "requests": len(cases[kind]),
+            "p50_us": percentile(times, 50),
+            "p90_us": percentile(times, 90),
+        }
+    return figures
 
 
 # --- 2. round trips (in process) and the profile --------------------------------------------
@@ -911,6 +1079,9 @@ def run(profile: str, out_dir: Path, phases: set[str]) -> dict[str, Any]:
                     report["overhead"] = guarded(
                         report, "overhead", phase_overhead, bench, {"aiops": aiops, "floor": floor}
                     )
+                if "instant" in phases:
+                    log("6. instant edits: an exact edit against the model path and the floor")
+                    report["instant"] = guarded(report, "instant", phase_instant, bench, floor)
             if "tokens" in phases:
                 log("4. tokens: the original examples and a 10-turn conversation")
                 report["tokens"] = guarded(report, "tokens", phase_tokens, bench, aiops, tokenizer)
@@ -954,7 +1125,7 @@ def guarded(report: dict[str, Any], name: str, phase: Any, bench: Bench, *args: 
         report["loadavg"][name]["after"] = list(os.getloadavg())
 
 
-ALL_PHASES = ("overhead", "inprocess", "cold", "tokens", "throughput")
+ALL_PHASES = ("overhead", "inprocess", "cold", "tokens", "throughput", "instant")
 
 
 def main(argv: list[str] | None = None) -> int:

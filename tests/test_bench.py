@@ -49,6 +49,14 @@ def test_the_bench_runs_end_to_end_and_writes_its_report(tmp_path: Path) -> None
     assert level["aiops"]["requests"] > 0 and level["floor"]["requests"] > 0
     assert report["throughput"]["memory"]["aiops"]["after_requests"]["peak_rss_kib"] > 0
 
+    instant = report["instant"]
+    assert instant["summary"]["instant"]["requests"] > 0
+    assert instant["summary"]["model"]["requests"] > 0
+    assert instant["model_calls_by_instant_requests"] == 0
+    assert instant["instant_over_model_p50"] > 0
+    assert instant["in_process"]["instant"]["p50_ms"] > 0
+
     summary = (tmp_path / "latest.md").read_text()
     assert "## 1. Overhead" in summary and "## 5. Throughput" in summary
+    assert "## 6. Instant edits" in summary
     assert "## 1. Overhead" in done.stdout

@@ -408,3 +408,55 @@ def test_the_command_line_end_to_end(model: ScriptedModel, tmp_path: Path) -> No
     for text in (done.stdout, done.stderr, report_text):
         assert KEY not in text
     assert all(h.get("authorization") == f"Bearer {KEY}" for h in model.headers)
+
+
+# --- --instant-only: the instant path, with no model --------------------------------------------
+
+
+def run_instant_only(tmp_path: Path, *extra: str) -> tuple[str, dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)  # no model anywhere
+    out = tmp_path / "instant.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "aiops.eval", "--instant-only", "--out", str(out), *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_instant_only_is_always_right_and_covers_most_edit_turns(tmp_path: Path) -> None:
+    stdout, report = run_instant_only(tmp_path)
+    sets = report["sets"]
+    assert sets["all"]["answered"] > 0 and sets["all"]["precision"] == 1.0
+    assert sets["edit"]["precision"] == 1.0 and sets["edit"]["coverage"] >= 0.6
+    assert set(CATEGORY_TAGS) | {"all", "zh", "en"} >= set(sets)
+    assert re.search(r"^edit\s+37\s+\d+\s+\d+\s+\d+\s+100%", stdout, re.MULTILINE)
+    assert "WRONG" not in stdout
+    # A fresh deploy is never answered instantly; a turn after a declined one is unreachable.
+    turns = {(t["scenario"], t["index"]): t for t in report["turns"]}
+    assert turns[("mysql-fresh-zh", 1)]["status"] == "declined"
+    assert turns[("chain-mysql-zh", 2)]["status"] == "unreachable"
+    assert turns[("mysql-memory-2g-zh", 1)]["changes"] == {"memory": "2G"}
+
+
+def test_instant_only_counts_a_wrong_instant_answer(tmp_path: Path) -> None:
+    scenarios = [json.loads(line) for line in SCENARIOS_PATH.read_text().splitlines()]
+    chosen = [s for s in scenarios if s["id"] in ("mysql-memory-2g-zh", "api-port-zh")]
+    chosen[0]["turns"][0]["expect"] = {"memory": {"eq": "4G"}}  # the user asked for 2G
+    path = tmp_path / "scenarios.jsonl"
+    path.write_text("\n".join(json.dumps(s, ensure_ascii=False) for s in chosen) + "\n")
+    stdout, report = run_instant_only(tmp_path, "--scenarios", str(path))
+    assert report["sets"]["all"]["answered"] == 2 and report["sets"]["all"]["right"] == 1
+    assert report["sets"]["all"]["precision"] == 0.5
+    assert "WRONG mysql-memory-2g-zh turn 1" in stdout
+
+
+def test_without_instant_only_the_model_flags_are_required(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--list"])
+    assert stopped.value.code == 2
+    assert "--base-url and --model are required" in capsys.readouterr().err

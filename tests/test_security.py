@@ -294,7 +294,7 @@ def test_known_secrets_are_masked_towards_the_model_and_kept_in_the_form(
     response = post(
         client,
         {
-            "user_input": "把内存调到 1G",
+            "user_input": "内存不够用了，把内存调到 1G",  # for the model: not an exact edit
             "openai_token": key,
             "params": before,
             "parent_message_id": first["MessageId"],

@@ -3,6 +3,10 @@
     python -m aiops.eval --base-url https://api.deepseek.com/v1 --model deepseek-chat \\
         [--api-key KEY] [--repeat K] [--only TAG[,TAG]] [--out report.json] [--concurrency N]
         [--retries R] [--timeout S] [--scenarios FILE] [--list]
+    python -m aiops.eval --instant-only [--only TAG[,TAG]] [--out FILE] [--scenarios FILE]
+
+--instant-only needs no model, endpoint or key: it reports per scenario set how many turns the
+instant path answered and how many of those were right (`aiops/eval/instant.py`).
 
 The key comes from --api-key, else OPENAI_API_KEY; it is never printed or written. Progress goes
 to stderr, one line per scenario run; the table goes to stdout; the report to --out.
@@ -22,6 +26,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from aiops.eval.instant import EVAL_KEY, render, run_instant, score_sets
+from aiops.eval.instant import report as instant_report
 from aiops.eval.report import build_report, render_table, scrubbed, write_report
 from aiops.eval.runner import FatalProviderError, Job, Runner
 from aiops.eval.scenarios import (
@@ -43,11 +49,16 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument(
         "--base-url",
-        required=True,
         type=_http_url,
-        help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1",
+        help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 (required unless "
+        "--instant-only)",
     )
-    cli.add_argument("--model", required=True, help="model name at that endpoint")
+    cli.add_argument("--model", help="model name at that endpoint (required unless --instant-only)")
+    cli.add_argument(
+        "--instant-only",
+        action="store_true",
+        help="no model: which turns the instant path answers, and whether rightly",
+    )
     cli.add_argument(
         "--api-key", help="the provider key (default: $OPENAI_API_KEY); never printed or stored"
     )
@@ -68,8 +79,8 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--out",
         type=Path,
-        default=Path("eval-report.json"),
-        help="where to write the JSON report (default eval-report.json)",
+        help="where to write the JSON report (default eval-report.json, with --instant-only "
+        "eval-instant-report.json)",
     )
     cli.add_argument(
         "--concurrency",
@@ -126,11 +137,17 @@ def _positive(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if not args.instant_only and (args.base_url is None or args.model is None):
+        cli.error("--base-url and --model are required (or use --instant-only)")
     try:
         scenarios = select(load_scenarios(args.scenarios), selectors(args))
     except ScenarioError as error:
         return _fail(str(error))
+    if args.instant_only:
+        return evaluate_instant(args, scenarios)
+    args.out = args.out or Path("eval-report.json")
     if args.list:
         for scenario in scenarios:
             print(f"{scenario.id}\t{len(scenario.turns)} turn(s)\t{' '.join(scenario.tags)}")
@@ -190,14 +207,37 @@ def evaluate(
     return 0
 
 
+def evaluate_instant(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
+    """The instant path alone on the scenarios: the table on stdout, the report to --out."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        return _fail(f"bad settings: {error.errors()[0]['msg']}")
+    turns = run_instant(scenarios, settings)
+    scores = score_sets(turns)
+    print(render(scores, turns))
+    out = args.out or Path("eval-instant-report.json")
+    try:
+        write_report(instant_report(scores, turns, str(args.scenarios)), out, EVAL_KEY)
+    except OSError as error:
+        return _fail(f"the report could not be written to {out}: {error.strerror}")
+    print(f"\nreport: {out}")
+    return 0
+
+
 def selectors(args: argparse.Namespace) -> list[str]:
     """The tags and ids of --only, given as repeated options or separated by commas."""
     return [part.strip() for item in args.only for part in item.split(",") if part.strip()]
 
 
 def eval_settings(base_url: str, model: str, timeout_s: float | None) -> Settings:
-    """The service's settings from the environment, with the endpoint and model of the flags."""
-    overrides: dict[str, object] = {"openai_base_url": base_url, "model": model}
+    """The service's settings from the environment, with the endpoint and model of the flags.
+    Instant edits are off: every turn is the model's (`--instant-only` measures them)."""
+    overrides: dict[str, object] = {
+        "openai_base_url": base_url,
+        "model": model,
+        "instant_edits": False,
+    }
     if timeout_s is not None:
         overrides["llm_timeout_s"] = timeout_s
     return Settings(**overrides)  # type: ignore[arg-type]
