@@ -1,9 +1,10 @@
 """The image the Dockerfile builds, built and run as a container host runs it: /healthz, a /gen
 with the scripted model, the non-root user, $PORT, JSON-only logs, and a bad setting.
 
-The Docker daemon: the one DOCKER_HOST names, else a `dockerd` this module starts (root; its
-data under a temporary folder) and stops. The base image: $AIOPS_TEST_PYTHON_IMAGE when set (on
-a machine that reaches Docker Hub, `python:3.12-slim`, the Dockerfile's default); else a local
+The Docker daemon: the one DOCKER_HOST names or a running default one, else a `dockerd` this
+module starts (root; its data under a temporary folder) and stops. The base image:
+$AIOPS_TEST_PYTHON_IMAGE when set (on a machine that reaches Docker Hub, `python:3.12-slim`,
+the Dockerfile's default); else a local
 Debian base made by scripts/container_base.sh (no registry needed), kept as a tar in
 $AIOPS_CONTAINER_BASE_TAR (default ~/.cache/aiops/container-base-bookworm.tar), so it is made
 once. The container shares the host's network, so it reaches the scripted model on loopback.
@@ -77,11 +78,11 @@ def _cli() -> str:
 @pytest.fixture(scope="module")
 def docker() -> Iterator[Docker]:
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-    if os.environ.get("DOCKER_HOST"):
-        client = Docker(_cli(), env)
-        if not client.answers():
+    given = Docker(_cli(), env)
+    if os.environ.get("DOCKER_HOST") or given.answers():  # a running daemon (a CI runner's)
+        if not given.answers():
             missing(f"DOCKER_HOST={os.environ['DOCKER_HOST']} does not answer")
-        yield client
+        yield given
         return
     if shutil.which("dockerd") is None:
         missing("dockerd is not installed (apt-get install docker.io)")
