@@ -17,14 +17,14 @@ if [ -s "$out" ]; then
 fi
 mirror="${AIOPS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 root="$(mktemp -d "${TMPDIR:-/tmp}/aiops-base.XXXXXX")"
-trap 'rm -rf "$root"' EXIT
+log="$(mktemp "${TMPDIR:-/tmp}/aiops-base-log.XXXXXX")"
+trap 'rm -rf "$root" "$log" "$out.partial"' EXIT
 
 debootstrap --variant=minbase --include=python3,python3-venv,python-is-python3,ca-certificates \
-  bookworm "$root" "$mirror" >"$root.log" 2>&1 || {
-  tail -20 "$root.log" >&2
+  bookworm "$root" "$mirror" >"$log" 2>&1 || {
+  tail -20 "$log" >&2
   exit 1
 }
-rm -f "$root.log"
 bundle="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
 if [ -f "$bundle" ]; then
   cp "$bundle" "$root/etc/ssl/certs/host-ca-bundle.crt"
