@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,8 @@ def main() -> None:
     parser.add_argument("--api-port", type=int, default=9001, help="Runtime API port (9001)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
+    # A stop (SIGTERM) unwinds like Ctrl-C, so the unpacked task folder is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with tempfile.TemporaryDirectory(prefix="aiops-task-") as task:
         argv, env = command(args.package.resolve(), Path(task), args.port, args.api_port)
         env.update(dict(item.split("=", 1) for item in args.env))
