@@ -21,7 +21,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8080 \
     WORKERS=1 \
-    THREADS=16
+    THREADS=16 \
+    XDG_RUNTIME_DIR=/tmp
+# gunicorn >= 25.1 opens a control socket in $XDG_RUNTIME_DIR, else in $HOME/.gunicorn, which the
+# running user cannot write (/app): it would log a plain-text ERROR at every start. With a
+# read-only root file system, mount a tmpfs at /tmp (docker run --read-only --tmpfs /tmp).
 # functions-framework listens on $PORT and starts WORKERS gunicorn processes of THREADS threads
 # each (its own default, 4 per host CPU, counts the host's CPUs, not the container's limit). A
 # request mostly waits on the model, so threads, not processes, give the concurrency.
@@ -32,6 +36,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY handler.py ./
 COPY aiops/ ./aiops/
+# The reference page and its client, served at GET / and GET /aiops-client.js.
+COPY examples/index.html examples/aiops-client.js ./examples/
 # Byte-code compiled at build time: the running user cannot write to /app.
 RUN python -m compileall -q /app
 USER 10001:10001

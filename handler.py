@@ -13,21 +13,47 @@ import binascii
 import contextlib
 import io
 import json
+import logging
+import os
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
+import click
 import flask
 import functions_framework
 
 from aiops import logs, service
 from aiops.routes import Request, Response, respond
-from aiops.settings import get_settings
+from aiops.settings import SettingsError, get_settings
 
-logs.configure(get_settings().log_level)
-service.warm_up(get_settings())
+
+def _served_at() -> tuple[str, int] | None:
+    """Where the functions-framework command will listen, when it is the one importing us."""
+    context = click.get_current_context(silent=True)
+    params = context.params if context is not None else {}
+    if "host" in params and "port" in params:
+        return str(params["host"]), int(params["port"])
+    return None
+
+
+def _start() -> None:
+    """Settings, logs, warm caches, one line saying where it serves. A bad setting stops the
+    start with one JSON line naming the variable (no traceback) and exit status 2."""
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        logs.configure()
+        logging.getLogger("aiops.start").critical(str(error))
+        raise SystemExit(2) from None
+    logs.configure(settings.log_level)
+    service.warm_up(settings)
+    logs.log_start(_served_at(), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+_start()
 
 
 def _request_id(headers: dict[str, str], fallback: str | None = None) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Mapping
@@ -116,3 +117,28 @@ def _enable_aiops_loggers() -> None:
     for name, logger in logging.root.manager.loggerDict.items():
         if isinstance(logger, logging.Logger) and (name == "aiops" or name.startswith("aiops.")):
             logger.disabled = False
+
+
+def log_start(served_at: tuple[str, int] | None, lambda_function: str | None) -> None:
+    """The start line: where requests come from (an address, or the Lambda runtime)."""
+    logger = logging.getLogger("aiops.start")
+    if served_at is not None:
+        host, port = served_at
+        logger.info(
+            "aiops listening on http://%s:%d (functions-framework)",
+            host,
+            port,
+            extra={
+                "host": host,
+                "port": port,
+                "workers": int(os.environ.get("WORKERS", 1)),
+                "threads": int(os.environ.get("THREADS", (os.cpu_count() or 1) * 4)),
+            },
+        )
+    elif lambda_function:
+        logger.info(
+            "aiops started on AWS Lambda: requests come from the Lambda runtime",
+            extra={"function": lambda_function},
+        )
+    else:
+        logger.info("aiops loaded: the importing program decides where requests come from")

@@ -222,7 +222,11 @@ class Generation:
         form, generated = secret_values.replace_weak_secrets(  # 6. secrets
             outcome.form, current.form, request.user_input
         )
-        warnings = current.warnings + outcome.warnings + generated + self.catalog_warnings(form)
+        # The page's own warnings only on fields the answer kept: a note that `nginx` has no tag
+        # is wrong once the answer's image is `mysql:8.4` (its own warnings come from outcome).
+        replaced = set(changed_fields(current.form, form))
+        still_true = [w for w in current.warnings if _top_field(w.field) not in replaced]
+        warnings = still_true + outcome.warnings + generated + self.catalog_warnings(form)
         # Against what the page sent (a field it did not send: against its default), so that
         # a value the service normalised ("500Mi" → "512M") is a change too.
         sent = {k: v for k, v in request.params.items() if k in FIELDS}

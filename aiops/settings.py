@@ -1,4 +1,8 @@
-"""Every environment variable the service reads, read once and typed (SPEC §5)."""
+"""Every environment variable the service reads, read once and typed (README "Settings").
+
+A bad value stops the start with a `SettingsError` naming the variable (never its value: it may
+be a connection string with a password) and what it needs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aiops.form import Limits
@@ -122,7 +126,30 @@ def extra_body_from(text: str) -> dict[str, Any]:
     return value
 
 
+class SettingsError(ValueError):
+    """The environment holds a value the service cannot run with; the message says which."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable a field of `Settings` is read from."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    return alias if isinstance(alias, str) else f"AIOPS_{field.upper()}"
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = env_name(str(item["loc"][0])) if item["loc"] else "the settings"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(message if message.startswith(where) else f"{where}: {message}")
+    return "bad configuration: " + "; ".join(problems)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings, read from the environment on first use."""
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None

@@ -12,6 +12,8 @@
 #   workflows  zizmor --offline and check-jsonschema on .github/workflows
 #   all        the three in turn (default)
 # AIOPS_PACKAGE_DIR: where the package goes (default: a new temporary folder, removed at the end).
+# AIOPS_LAMBDA_ARCH: package for this architecture instead of serverless.yml's arm64 (x86_64 for
+# the local Lambda emulator, scripts/lambda_emulator.py, on an x86_64 machine).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -80,7 +82,8 @@ run_package() {
   # No AWS credentials are needed to package; make sure none are picked up by accident.
   env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
     SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
-    npx --no-install osls package --stage ci --package "$AIOPS_PACKAGE_DIR"
+    npx --no-install osls package --stage ci --package "$AIOPS_PACKAGE_DIR" \
+    ${AIOPS_LAMBDA_ARCH:+"--param=architecture=$AIOPS_LAMBDA_ARCH"}
   test -f "$AIOPS_PACKAGE_DIR/aiops.zip"
 }
 

@@ -133,6 +133,7 @@ def test_workflows_pass_zizmor_and_the_workflow_schema() -> None:
 def test_zip_has_the_function_and_its_data(zip_names: set[str]) -> None:
     assert "handler.py" in zip_names
     assert "aiops/__init__.py" in zip_names
+    assert {"examples/index.html", "examples/aiops-client.js"} <= zip_names  # GET /
     shipped = {
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "aiops").rglob("*")
@@ -181,7 +182,7 @@ def test_http_api_routes(resources: dict[str, Any]) -> None:
         for r in resources.values()
         if r["Type"] == "AWS::ApiGatewayV2::Route"
     }
-    assert routes == {"POST /gen", "GET /healthz"}
+    assert routes == {"POST /gen", "GET /healthz", "GET /", "GET /aiops-client.js"}
 
 
 def test_cors_is_answered_by_the_http_api(resources: dict[str, Any]) -> None:
@@ -192,6 +193,18 @@ def test_cors_is_answered_by_the_http_api(resources: dict[str, Any]) -> None:
     assert cors["MaxAge"] > 0
     # One comma-separated param feeds both API Gateway and AIOPS_CORS_ORIGINS.
     assert cors["AllowOrigins"] == {"Fn::Split": [",", "*"]}
+
+
+def test_the_gateway_exposes_the_headers_the_function_exposes(resources: dict[str, Any]) -> None:
+    """API Gateway drops the function's CORS headers and sends its own: a page reads
+    X-Request-Id and Retry-After only if the packaged stack exposes them (issue 15, item 1)."""
+    from aiops.routes import EXPOSED_HEADERS
+
+    [api] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    cors = api["CorsConfiguration"]
+    assert set(cors) >= {"AllowOrigins", "AllowMethods", "AllowHeaders", "ExposeHeaders"}
+    exposed = {h.strip().lower() for h in EXPOSED_HEADERS.split(",")}
+    assert {h.lower() for h in cors["ExposeHeaders"]} == exposed
 
 
 def test_cors_origins_param_reaches_gateway_and_function() -> None:
@@ -385,7 +398,12 @@ def test_dockerfile_installs_only_requirements_txt() -> None:
 def test_dockerfile_copies_the_function_only(final_stage: list[tuple[str, str]]) -> None:
     copies = [a.split() for kind, a in final_stage if kind == "COPY"]
     sources = {s.rstrip("/") for c in copies if not c[0].startswith("--from") for s in c[:-1]}
-    assert sources == {"handler.py", "aiops"}, sources
+    assert sources == {
+        "handler.py",
+        "aiops",
+        "examples/index.html",
+        "examples/aiops-client.js",
+    }, sources
 
 
 def test_dockerignore_lets_in_only_what_the_image_needs() -> None:
@@ -396,5 +414,42 @@ def test_dockerignore_lets_in_only_what_the_image_needs() -> None:
     ]
     assert lines[0] == "*"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert allowed == {"requirements.txt", "handler.py", "aiops"}
+    assert allowed == {
+        "requirements.txt",
+        "handler.py",
+        "aiops",
+        "examples/index.html",
+        "examples/aiops-client.js",
+    }
     assert "aiops/eval" in lines
+
+
+@pytest.mark.parametrize(
+    ("python", "says"),
+    [("/nonexistent/python3.12", "does not run"), ("python-3.11", "is Python 3.11, not 3.12")],
+)
+def test_packaging_without_python_3_12_says_what_to_install(
+    tmp_path: Path, python: str, says: str
+) -> None:
+    """Checked before serverless-python-requirements runs, so neither its "poetry docs" advice
+    nor a warm cache in ~/.cache/serverless-python-requirements hides it (issue 15, item 3)."""
+    if not python.startswith("/"):  # a Python that answers 3.11, whatever this machine has
+        fake = tmp_path / python
+        fake.write_text("#!/bin/sh\necho 3.11\n")
+        fake.chmod(0o755)
+        python = str(fake)
+    env = {**os.environ, "AIOPS_LAMBDA_PYTHON": python, "SLS_TELEMETRY_DISABLED": "1"}
+    command = ["npx", "--no-install", "osls", "package", "--stage", "ci", "--package"]
+    done = subprocess.run(
+        [*command, str(tmp_path / "out")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert says in output and "AIOPS_LAMBDA_PYTHON" in output, output[-2000:]
+    assert "poetry" not in output
+    assert not (tmp_path / "out" / "aiops.zip").exists()
