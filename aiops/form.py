@@ -249,10 +249,10 @@ def _kind(value: Any) -> Text:
 def _shown(value: Any, width: int = 40) -> str:
     """A value as JSON for a message, cut to about `width` characters."""
     try:
-        text = json.dumps(value, ensure_ascii=False)
+        shown = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
-        text = str(_kind(value))
-    return text if len(text) <= width else text[: width - 1] + "…"
+        shown = str(_kind(value))
+    return shown if len(shown) <= width else shown[: width - 1] + "…"
 
 
 def _listed(choices: Iterable[Any]) -> str:

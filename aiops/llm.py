@@ -23,6 +23,7 @@ from openai import OpenAI
 
 from aiops import transport
 from aiops.api import Usage
+from aiops.messages import Text, text
 from aiops.provider_errors import RETRYABLE, Failure, classify, retry_after_s, signals_of
 
 log = logging.getLogger("aiops.llm")
@@ -61,14 +62,15 @@ class ModelError(Exception):
     def __init__(
         self,
         failure: Failure,
-        message: str,
+        message: Text | str,
         *,
         field: str | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(str(message))
         self.failure = failure
-        self.message = message
+        self.text = message  # rendered in the request's language at the edge
+        self.message = str(message)  # the English sentence
         self.field = field
         self.retry_after = retry_after
         self.calls = 0  # HTTP calls made before the failure (set by `complete`)
@@ -197,11 +199,7 @@ class _Budget:
         if self.deadline is None:
             return now + self.timeout_s
         if self.deadline - now < 1:
-            raise ModelError(
-                Failure.TIMEOUT,
-                "The model did not answer within this request's time budget; try again, or "
-                "ask for a smaller change.",
-            )
+            raise ModelError(Failure.TIMEOUT, text("model_budget_spent"))
         return min(now + self.timeout_s, self.deadline)
 
 
@@ -252,16 +250,8 @@ def _one_call(call: _Call, mode: Format) -> Completion:
 
 def _timeout(budget: _Budget) -> ModelError:
     if budget.deadline is not None and budget.deadline - time.monotonic() < 1:
-        return ModelError(
-            Failure.TIMEOUT,
-            "The model did not answer within this request's time budget; try again, or ask "
-            "for a smaller change.",
-        )
-    return ModelError(
-        Failure.TIMEOUT,
-        f"The model did not answer within {budget.timeout_s:g} s; try again, or ask for a "
-        "smaller change.",
-    )
+        return ModelError(Failure.TIMEOUT, text("model_budget_spent"))
+    return ModelError(Failure.TIMEOUT, text("model_timeout", seconds=f"{budget.timeout_s:g}"))
 
 
 # --- failures ---------------------------------------------------------------------------------
@@ -269,88 +259,53 @@ def _timeout(budget: _Budget) -> ModelError:
 
 def _status_error(status: int, response: Any, model: str) -> ModelError:
     try:
-        text = response.content
+        body = response.content
     except Exception:  # a body that failed mid-way reads as no body
-        text = b""
-    failure = classify(status, signals_of(text))
+        body = b""
+    failure = classify(status, signals_of(body))
     return _error_for(failure, status, model, retry_after_s(response.headers))
 
 
 def _error_for(failure: Failure, status: int, model: str, retry_after: int | None) -> ModelError:
     """Our sentence for a classified failure: what it means and what to do."""
     if failure is Failure.RATE_LIMITED:
-        wait = f"wait {retry_after} s" if retry_after else "wait a little"
+        wait = text("wait_seconds", seconds=retry_after) if retry_after else text("wait_a_little")
         return ModelError(
-            failure,
-            f"The provider rate-limited this key; {wait} and try again.",
-            retry_after=retry_after,
+            failure, text("provider_rate_limited", wait=wait), retry_after=retry_after
         )
     if failure is Failure.UNKNOWN_MODEL:
-        return ModelError(
-            failure,
-            f"The provider does not know the model {model!r}, or this key may not use it; "
-            "choose another model (or check OPENAI_BASE_URL).",
-            field="model",
-        )
+        return ModelError(failure, text("provider_unknown_model", model=repr(model)), field="model")
     if failure is Failure.UNAVAILABLE:
-        return ModelError(
-            failure, f"The model provider failed (HTTP {status}); try again in a moment."
-        )
+        return ModelError(failure, text("provider_failed", status=status))
     if failure in (Failure.REFUSED, Failure.FORMAT_REJECTED):
         return _refused(status) if failure is Failure.REFUSED else ModelError(failure, "")
-    message, field = _MESSAGES[failure]
-    return ModelError(failure, message, field=field)
+    message_id, field = _MESSAGES[failure]
+    return ModelError(failure, text(message_id), field=field)
 
 
+# Failure → (message id in aiops/messages.py, the request field the caller should fix).
 _MESSAGES: dict[Failure, tuple[str, str | None]] = {
-    Failure.INVALID_KEY: (
-        "The provider rejected the API key; check openai_token.",
-        "openai_token",
-    ),
-    Failure.QUOTA: (
-        "The provider says this key's account is out of balance or quota; top it up (or raise "
-        "its budget) at the provider, then try again.",
-        None,
-    ),
-    Failure.INPUT_TOO_LONG: (
-        "The request is too long for the model's context; shorten user_input (paste only the "
-        "part of the docs that matters), or start a new conversation.",
-        "user_input",
-    ),
-    Failure.CONTENT_FILTERED: (
-        "The provider's content moderation refused the request or the answer; rephrase user_input.",
-        None,
-    ),
+    Failure.INVALID_KEY: ("provider_invalid_key", "openai_token"),
+    Failure.QUOTA: ("provider_quota", None),
+    Failure.INPUT_TOO_LONG: ("provider_input_too_long", "user_input"),
+    Failure.CONTENT_FILTERED: ("provider_content_filtered", None),
 }
 
 
 def _refused(status: int) -> ModelError:
-    return ModelError(
-        Failure.REFUSED,
-        f"The provider refused the request (HTTP {status}): a parameter the service sends does "
-        "not suit this model or provider; the operator should check AIOPS_MODEL, "
-        "AIOPS_EXTRA_BODY and OPENAI_BASE_URL.",
-    )
+    return ModelError(Failure.REFUSED, text("provider_refused", status=status))
 
 
 def _not_a_completion() -> ModelError:
-    return ModelError(
-        Failure.NOT_A_COMPLETION,
-        "The provider answered with something that is not a chat completion; "
-        "check OPENAI_BASE_URL.",
-    )
+    return ModelError(Failure.NOT_A_COMPLETION, text("provider_not_a_completion"))
 
 
 def _unreachable(base: str, exc: Exception) -> ModelError:
     """The provider could not be reached: where, and why (never the key)."""
     where, cause = shown_url(base), connection_cause(exc)
-    log.warning("model provider unreachable", extra={"base_url": where, "cause": cause})
-    error = ModelError(
-        Failure.UNREACHABLE,
-        f"The model provider at {where} could not be reached ({cause}); check OPENAI_BASE_URL "
-        "and that the provider is up, then try again.",
-    )
-    error.facts = {"base_url": where, "cause": cause}
+    log.warning("model provider unreachable", extra={"base_url": where, "cause": str(cause)})
+    error = ModelError(Failure.UNREACHABLE, text("provider_unreachable", where=where, cause=cause))
+    error.facts = {"base_url": where, "cause": str(cause)}
     return error
 
 
@@ -367,26 +322,26 @@ def shown_url(base: str) -> str:
         return "OPENAI_BASE_URL"
 
 
-def connection_cause(exc: BaseException) -> str:
+def connection_cause(exc: BaseException) -> Text:
     """A short name for why a connection failed: DNS, refused, TLS, reset, or other."""
     chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and len(chain) < 10:
         chain.append(current)
         current = current.__cause__ or current.__context__
-    text = " ".join(str(e) for e in chain).casefold()
+    said = " ".join(str(e) for e in chain).casefold()
     if any(isinstance(e, socket.gaierror) for e in chain) or any(
-        word in text
+        word in said
         for word in ("name or service not known", "name resolution", "nodename nor servname")
     ):
-        return "DNS lookup failed: the host name is unknown"
-    if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in text or "certificate" in text:
-        return "TLS handshake failed: check the certificate, or http:// versus https://"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
-        return "connection refused: nothing listens at that address and port"
-    if "reset" in text or "disconnected" in text or "closed" in text:
-        return "the provider closed the connection"
-    return "network error"
+        return text("cause_dns")
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "ssl" in said or "certificate" in said:
+        return text("cause_tls")
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in said:
+        return text("cause_refused")
+    if "reset" in said or "disconnected" in said or "closed" in said:
+        return text("cause_closed")
+    return text("cause_network")
 
 
 # --- reading a completion ---------------------------------------------------------------------
@@ -409,12 +364,9 @@ def _completion(content: bytes, mode: Format, model: str) -> Completion:
         raise _not_a_completion()
     finish = choice.get("finish_reason")
     if finish in ("content_filter", "sensitive") or _refusal(message):
-        raise ModelError(Failure.CONTENT_FILTERED, _MESSAGES[Failure.CONTENT_FILTERED][0])
+        raise ModelError(Failure.CONTENT_FILTERED, text(_MESSAGES[Failure.CONTENT_FILTERED][0]))
     if finish in ("insufficient_system_resource", "network_error"):
-        raise ModelError(
-            Failure.UNAVAILABLE,
-            f"The model provider stopped the answer ({finish}); try again in a moment.",
-        )
+        raise ModelError(Failure.UNAVAILABLE, text("provider_stopped", reason=finish))
     return Completion(
         text=answer_text(message),
         usage=usage_of(payload.get("usage")),
@@ -442,14 +394,14 @@ def _refusal(message: dict[str, Any]) -> bool:
 def answer_text(message: dict[str, Any]) -> str:
     """The answer's text: `content` (a string or a list of text parts); when that is empty,
     the reasoning field some servers put the whole answer in."""
-    text = _text(message.get("content"))
-    if text.strip():
-        return text
+    content = _text(message.get("content"))
+    if content.strip():
+        return content
     for name in ("reasoning_content", "reasoning"):
         reasoning = _text(message.get(name))
         if reasoning.strip():
             return reasoning
-    return text
+    return content
 
 
 def _text(value: Any) -> str:

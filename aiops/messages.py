@@ -245,6 +245,51 @@ EN: dict[str, str] = {
         "the model's answer was cut off by its token limit: only its complete changes were "
         "applied; ask again for the rest"
     ),
+    "model_budget_spent": (
+        "The model did not answer within this request's time budget; try again, or ask "
+        "for a smaller change."
+    ),
+    "model_timeout": (
+        "The model did not answer within {seconds} s; try again, or ask for a smaller change."
+    ),
+    "wait_seconds": "wait {seconds} s",
+    "wait_a_little": "wait a little",
+    "provider_rate_limited": "The provider rate-limited this key; {wait} and try again.",
+    "provider_unknown_model": (
+        "The provider does not know the model {model}, or this key may not use it; "
+        "choose another model (or check OPENAI_BASE_URL)."
+    ),
+    "provider_failed": "The model provider failed (HTTP {status}); try again in a moment.",
+    "provider_stopped": "The model provider stopped the answer ({reason}); try again in a moment.",
+    "provider_invalid_key": "The provider rejected the API key; check openai_token.",
+    "provider_quota": (
+        "The provider says this key's account is out of balance or quota; top it up (or "
+        "raise its budget) at the provider, then try again."
+    ),
+    "provider_input_too_long": (
+        "The request is too long for the model's context; shorten user_input (paste only "
+        "the part of the docs that matters), or start a new conversation."
+    ),
+    "provider_content_filtered": (
+        "The provider's content moderation refused the request or the answer; rephrase user_input."
+    ),
+    "provider_refused": (
+        "The provider refused the request (HTTP {status}): a parameter the service sends "
+        "does not suit this model or provider; the operator should check AIOPS_MODEL, "
+        "AIOPS_EXTRA_BODY and OPENAI_BASE_URL."
+    ),
+    "provider_not_a_completion": (
+        "The provider answered with something that is not a chat completion; check OPENAI_BASE_URL."
+    ),
+    "provider_unreachable": (
+        "The model provider at {where} could not be reached ({cause}); check "
+        "OPENAI_BASE_URL and that the provider is up, then try again."
+    ),
+    "cause_dns": "DNS lookup failed: the host name is unknown",
+    "cause_tls": "TLS handshake failed: check the certificate, or http:// versus https://",
+    "cause_refused": "connection refused: nothing listens at that address and port",
+    "cause_closed": "the provider closed the connection",
+    "cause_network": "network error",
     "spoken_udp": "UDP",
     "spoken_https": "HTTPS itself (TLS inside the container)",
     "spoken_grpc": "gRPC",
@@ -402,6 +447,40 @@ ZH: dict[str, str] = {
     "answer_cut_off": (
         "模型的回答因令牌上限被截断：只应用了其中完整的修改；请再问一次以完成其余部分"
     ),
+    "model_budget_spent": "模型没有在这个请求的时间预算内回答；请重试，或要求更小的修改。",
+    "model_timeout": "模型没有在 {seconds} 秒内回答；请重试，或要求更小的修改。",
+    "wait_seconds": "等待 {seconds} 秒",
+    "wait_a_little": "稍等片刻",
+    "provider_rate_limited": "模型服务商对这个密钥限流了；请{wait}后重试。",
+    "provider_unknown_model": (
+        "模型服务商不认识模型 {model}，或这个密钥无权使用它；"
+        "请换一个模型（或检查 OPENAI_BASE_URL）。"
+    ),
+    "provider_failed": "模型服务商出错（HTTP {status}）；请稍后重试。",
+    "provider_stopped": "模型服务商中止了回答（{reason}）；请稍后重试。",
+    "provider_invalid_key": "模型服务商拒绝了这个 API 密钥；请检查 openai_token。",
+    "provider_quota": (
+        "模型服务商表示这个密钥的账户余额或额度不足；请先在服务商处充值（或提高预算），再重试。"
+    ),
+    "provider_input_too_long": (
+        "请求超出了模型的上下文长度；请缩短 user_input（只粘贴文档中相关的部分），或开始新会话。"
+    ),
+    "provider_content_filtered": "模型服务商的内容审核拒绝了这个请求或回答；请换一种说法。",
+    "provider_refused": (
+        "模型服务商拒绝了请求（HTTP {status}）：服务发送的某个参数不适合这个模型或服务商；"
+        "请运维检查 "
+        "AIOPS_MODEL、AIOPS_EXTRA_BODY 和 OPENAI_BASE_URL。"
+    ),
+    "provider_not_a_completion": "模型服务商返回的不是对话补全结果；请检查 OPENAI_BASE_URL。",
+    "provider_unreachable": (
+        "无法连接位于 {where} 的模型服务商（{cause}）；"
+        "请检查 OPENAI_BASE_URL 以及服务商是否可用，然后重试。"
+    ),
+    "cause_dns": "DNS 解析失败：主机名不存在",
+    "cause_tls": "TLS 握手失败：请检查证书，或 http:// 与 https:// 是否写错",
+    "cause_refused": "连接被拒绝：该地址和端口上没有服务在监听",
+    "cause_closed": "服务商关闭了连接",
+    "cause_network": "网络错误",
     "spoken_udp": "UDP 协议",
     "spoken_https": "容器内自带 TLS 的 HTTPS",
     "spoken_grpc": "gRPC 协议",

@@ -52,7 +52,7 @@ def api_error(error: llm.ModelError) -> ApiError:
     """The answer for a failed model call; every failure not listed is a 502 upstream_error."""
     code = _CODE_OF_FAILURE.get(error.failure, "upstream_error")
     retry_after = str(error.retry_after) if error.retry_after else None
-    return ApiError(code, error.message, error.field, retry_after=retry_after)
+    return ApiError(code, error.text, error.field, retry_after=retry_after)
 
 
 @dataclass

@@ -17,7 +17,14 @@ import yaml
 
 from aiops import messages
 from aiops.messages import EN, WARNING_CODES, ZH, language, placeholders, prefers_chinese, text
-from tests.fixtures.app import FAKE_KEY, START_FORM, LiveServer, reset_caches, start_live_server
+from tests.fixtures.app import (
+    FAKE_KEY,
+    START_FORM,
+    LiveServer,
+    free_port,
+    reset_caches,
+    start_live_server,
+)
 from tests.fixtures.model_server import Scripted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -612,3 +619,60 @@ def test_the_lambda_entry_reads_accept_language_too(service_env: Any) -> None:
     answer = handler.lambda_handler(event, None)
     assert answer["statusCode"] == 401
     assert json.loads(answer["body"])["error"].startswith("缺少 API 密钥")
+
+
+# --- the provider's failures, in both languages ----------------------------------------------
+
+PROVIDER_FAILURES = [
+    # (status the provider answers, its error, headers) → (status, code, a piece of EN, of ZH)
+    (
+        (401, "Incorrect API key provided", {}),
+        (401, "invalid_token", "rejected the API key", "拒绝了这个 API 密钥"),
+    ),
+    (
+        (429, "Rate limit reached", {"Retry-After": "7"}),
+        (429, "rate_limited", "wait 7 s", "等待 7 秒"),
+    ),
+    (
+        (503, "overloaded", {}),
+        (502, "upstream_error", "failed (HTTP 503)", "服务商出错（HTTP 503）"),
+    ),
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize(("given", "expected"), PROVIDER_FAILURES, ids=lambda c: str(c[0]))
+def test_the_provider_failures_in_both_languages(
+    given: tuple[int, str, dict[str, str]],
+    expected: tuple[int, str, str, str],
+    lang: str,
+    client: Any,
+    model: Any,
+) -> None:
+    status, message, headers = given
+    for _ in range(3):  # the transport retry of a 5xx gets the same answer
+        model.fail(status, message, headers=headers)
+    response = client.post("/gen", json={**body(CASES[0], lang), "user_input": USER_INPUT[lang]})
+    want_status, code, en, zh = expected
+    assert response.status_code == want_status
+    answer = response.get_json()
+    assert answer["code"] == code
+    assert (en if lang == "en" else zh) in answer["error"]
+    if lang == "zh":
+        assert en not in answer["error"]
+    assert message not in answer["error"]  # the provider's own text is never passed on
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_unreachable_provider_in_both_languages(
+    lang: str, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    monkeypatch.setenv("OPENAI_BASE_URL", closed)
+    reset_caches()
+    response = client.post("/gen", json={**body(CASES[0], lang), "user_input": USER_INPUT[lang]})
+    assert response.status_code == 502
+    answer = response.get_json()
+    assert answer["code"] == "upstream_error"
+    wanted = "connection refused" if lang == "en" else "连接被拒绝"
+    assert wanted in answer["error"] and closed.split("/v1")[0] in answer["error"]
