@@ -1,13 +1,19 @@
-"""The image catalogue (SPEC §4): facts about popular images, taken from their official docs.
+"""The image catalogue (README "The image catalogue"): facts about popular images, taken from
+their own documentation and checked against it on a recorded date.
 
 Owns `catalog.json` and everything read from it:
-- the schema of the file (pydantic models that reject a malformed entry when the file loads);
+- the schema of the file (pydantic models that reject a malformed entry when the file loads),
+  including each entry's record of what was checked against which source, and when;
+- typed access to an entry's ports (`Entry.main_port`, `Entry.web_ui_port`, `Port.http`);
 - loading it once, on first use (`get_catalog`);
 - finding the entries a request concerns, without a model call (`Catalog.match`): images named
   in pasted docs (`docker run`, compose `image:`, `docker pull`, `FROM`), then names and aliases
   in the text (English with word boundaries, Chinese as substrings), then the current image;
 - the compact facts sent to the model (`facts_for_prompt`);
 - the warnings raised when the form the model produced disagrees with the facts (`check_form`).
+
+`python -m aiops.catalog check` reports each entry's pin, source and check date
+(aiops/catalog_check.py).
 """
 
 from __future__ import annotations
@@ -15,18 +21,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Limits, Notice, memory_mib
-from aiops.messages import text
+from aiops.messages import Text, text
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
-# The form's default memory choices (SPEC §2): an entry's minimum is one of them.
+# The form's default memory choices: an entry's minimum is one of them.
 MEMORY_CHOICES: tuple[str, ...] = Limits.memory_choices  # the form's default choices
 
 CATEGORIES: dict[str, str] = {
@@ -63,12 +70,53 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Transport = Literal["tcp", "udp"]
+# The application protocol a port speaks, where it is one a platform can route by: http (plain
+# HTTP, publishable on a public HTTPS address), ws (WebSocket, also publishable), https (the
+# container terminates TLS itself), grpc (HTTP/2 gRPC). None: another protocol (SQL, AMQP, MQTT…).
+Application = Literal["http", "ws", "https", "grpc"]
+_PUBLISHABLE: frozenset[str] = frozenset({"http", "ws"})
+# A source is a repository file at a commit, or a documentation page.
+_SOURCE = r"^(?:github:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[0-9a-f]{7,40}:\S+|https://\S+)$"
+
+
 class Port(_Strict):
-    """A port the container listens on; `http` ports can be published on a public HTTPS address."""
+    """A port the container listens on: its transport, application protocol and role."""
 
     number: int = Field(ge=1, le=65535)
-    http: bool
+    protocol: Transport
+    application: Application | None
+    web_ui: bool
     purpose: str = ""
+
+    @property
+    def http(self) -> bool:
+        """Whether the port speaks plain HTTP (or WebSocket): it can be published on a public
+        HTTPS address, which terminates TLS and forwards HTTP."""
+        return self.application in _PUBLISHABLE
+
+
+class Check(_Strict):
+    """What was checked against which source, and when: where the next check starts.
+    `sources` are files (`github:owner/name@commit:path`) or pages (`https://…`); `pin` says
+    what the source shows about the pinned tag; `gaps` names facts no primary source confirmed.
+    A date after today is reported by the check command, not refused here: loading the
+    catalogue must not depend on the serving machine's clock."""
+
+    on: date
+    sources: list[str] = Field(min_length=1)
+    pin: str = Field(min_length=1)
+    gaps: str = ""
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_are_addresses(cls, sources: list[str]) -> list[str]:
+        for source in sources:
+            if not re.match(_SOURCE, source):
+                raise ValueError(
+                    f"source {source!r}: github:owner/name@commit:path or an https:// page"
+                )
+        return sources
 
 
 class Volume(_Strict):
@@ -96,7 +144,8 @@ class EnvVar(_Strict):
 
 
 class Entry(_Strict):
-    """Facts about one image. `ports[0]` is the port to put in `container_port`."""
+    """Facts about one image. `ports` lists every port the image serves; `ports[0]` is the main
+    one, the port to put in `container_port`."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     names: list[str] = Field(min_length=1)
@@ -111,6 +160,17 @@ class Entry(_Strict):
     parameters: str = ""
     notes: str = ""
     source: str = Field(pattern=r"^https://\S+$")
+    checked: Check
+
+    @property
+    def main_port(self) -> Port:
+        """The port the single-port form uses (`container_port`)."""
+        return self.ports[0]
+
+    @property
+    def web_ui_port(self) -> Port | None:
+        """The port of the image's web UI, if it has one."""
+        return next((port for port in self.ports if port.web_ui), None)
 
     @field_validator("names")
     @classmethod
@@ -155,7 +215,7 @@ class Entry(_Strict):
     @model_validator(mode="after")
     def _unique_items(self) -> Entry:
         for what, keys in (
-            ("port", [p.number for p in self.ports]),
+            ("port", [(p.number, p.protocol) for p in self.ports]),
             ("volume path", [v.path for v in self.volumes]),
             ("variable", [e.name for e in self.env]),
         ):
@@ -477,8 +537,11 @@ def _entry_facts(entry: Entry) -> str:
 
 
 def _port_fact(port: Port) -> str:
-    kind = "http" if port.http else "tcp"
-    return f"{port.number}/{kind}" + (f" {port.purpose}" if port.purpose else "")
+    kind = port.application or port.protocol
+    if port.protocol == "udp" and port.application:
+        kind = f"udp {port.application}"
+    role = " (web UI)" if port.web_ui and "web UI" not in port.purpose else ""
+    return f"{port.number}/{kind}" + (f" {port.purpose}" if port.purpose else "") + role
 
 
 def _volume_fact(volume: Volume) -> str:
@@ -515,7 +578,7 @@ def check_form(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
 
 def _port_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice]:
     port = _port_of(form)
-    known = [p.number for p in entry.ports]
+    known = [p.number for p in entry.ports]  # known[0] is the main port
     if port is None or port in known or _configured_elsewhere(form, str(port)):
         return []
     listed = ", ".join(_port_fact(p) for p in entry.ports)
@@ -593,9 +656,17 @@ def _public_access_notices(form: Mapping[str, Any], entry: Entry) -> list[Notice
         Notice(
             "public_access",
             "catalog_tcp_public",
-            text("catalog_tcp_public", image=entry.id, port=spoken.number),
+            text("catalog_tcp_public", image=entry.id, port=spoken.number, spoken=_spoken(spoken)),
         )
     ]
+
+
+def _spoken(port: Port) -> Text:
+    if port.protocol == "udp":
+        return text("spoken_udp")
+    return text(
+        {"https": "spoken_https", "grpc": "spoken_grpc"}.get(port.application or "", "spoken_tcp")
+    )
 
 
 def _port_of(form: Mapping[str, Any]) -> int | None:
@@ -629,3 +700,9 @@ def _is_json_argv(text: str) -> bool:
     except ValueError:
         return False
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+if __name__ == "__main__":  # python -m aiops.catalog check
+    from aiops.catalog_check import main
+
+    raise SystemExit(main())

@@ -113,6 +113,10 @@ def placeholders(template: str) -> set[str]:
 
 EN: dict[str, str] = {
     # words used inside other messages
+    "spoken_tcp": "plain TCP",
+    "spoken_udp": "UDP",
+    "spoken_https": "HTTPS itself (TLS inside the container)",
+    "spoken_grpc": "gRPC",
     "kind_null": "null",
     "kind_boolean": "a boolean",
     "kind_number": "a number",
@@ -228,7 +232,7 @@ EN: dict[str, str] = {
         "{image} needs at least {need} of memory; {have} is likely to be killed for lack of memory"
     ),
     "catalog_tcp_public": (
-        "port {port} of {image} speaks plain TCP, not HTTP: a public HTTPS address will not "
+        "port {port} of {image} speaks {spoken}, not plain HTTP: a public HTTPS address will not "
         "reach it; keep it internal or use the platform's TCP exposure"
     ),
     # errors (the `error` of a non-200 answer)
@@ -273,6 +277,10 @@ EN: dict[str, str] = {
 }
 
 ZH: dict[str, str] = {
+    "spoken_tcp": "纯 TCP",
+    "spoken_udp": "UDP 协议",
+    "spoken_https": "容器内自行终止的 HTTPS（TLS）",
+    "spoken_grpc": "gRPC 协议",
     "kind_null": "null",
     "kind_boolean": "布尔值",
     "kind_number": "数字",
@@ -365,7 +373,7 @@ ZH: dict[str, str] = {
     "catalog_env_needed": "{image} 需要 {name}：{meaning}",
     "catalog_memory_low": "{image} 至少需要 {need} 内存；{have} 很可能因内存不足被终止",
     "catalog_tcp_public": (
-        "{image} 的端口 {port} 使用纯 TCP 而不是 HTTP：公网 HTTPS 地址无法访问它；"
+        "{image} 的端口 {port} 使用{spoken}而不是 HTTP：公网 HTTPS 地址无法访问它；"
         "请保持内部访问，或使用平台的 TCP 暴露方式"
     ),
     "body_too_large": "请求体超过 {max} 字节；请缩短粘贴的文本。",

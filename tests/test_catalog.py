@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
 import sys
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from aiops import catalog
+from aiops import catalog, catalog_check
 from aiops.catalog import (
     CATALOG_PATH,
     CATEGORIES,
-    MEMORY_CHOICES,
     Catalog,
     CatalogFile,
     Entry,
@@ -28,7 +30,6 @@ from aiops.catalog import (
 )
 from aiops.form import normalise
 from aiops.secret_values import is_secret_name
-from aiops.settings import Settings
 
 CATALOG = get_catalog()
 ENTRIES = CATALOG.entries
@@ -64,20 +65,34 @@ def test_the_file_validates_against_the_model() -> None:
     assert len(data.entries) == len(ENTRIES)
 
 
-def test_ids_are_unique() -> None:
-    entry_ids = [e.id for e in ENTRIES]
-    assert len(entry_ids) == len(set(entry_ids))
+def write_catalogue(tmp_path: Path, entries: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps({"entries": entries}), encoding="utf-8")
+    return path
 
 
-def test_memory_choices_are_the_forms_defaults() -> None:
-    default = Settings.model_fields["memory_choices"].default_factory()  # type: ignore[misc]
-    assert list(MEMORY_CHOICES) == default
+def raw_entries() -> list[dict[str, Any]]:
+    return json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["entries"]
 
 
-def test_every_category_of_the_brief_is_present() -> None:
+def test_a_file_with_an_id_used_twice_is_refused(tmp_path: Path) -> None:
+    entries = raw_entries()
+    twice = write_catalogue(tmp_path, [*entries, entries[0]])
+    with pytest.raises(ValueError, match="used twice"):
+        Catalog.from_file(twice)
+
+
+@pytest.mark.parametrize("e", ENTRIES, ids=by_id)
+def test_each_minimum_memory_is_accepted_by_the_form(e: Entry) -> None:
+    result = normalise({"memory": e.min_memory})
+    assert result.form["memory"] == e.min_memory
+    assert not [n for n in [*result.errors, *result.warnings] if n.field == "memory"], e.id
+
+
+def test_every_category_of_the_brief_is_present_and_none_is_unused() -> None:
     present = {e.category for e in ENTRIES}
     assert present >= BRIEF_CATEGORIES
-    assert present <= set(CATEGORIES)
+    assert set(CATEGORIES) - present == set()
 
 
 def test_chinese_aliases_are_there() -> None:
@@ -95,21 +110,38 @@ def test_no_name_belongs_to_two_entries() -> None:
 
 @pytest.mark.parametrize("e", ENTRIES, ids=by_id)
 def test_entry_facts_are_consistent(e: Entry) -> None:
-    tag = image_tag(e.image)
-    assert tag and tag != "latest" and re.search(r"\d", tag), e.image
-    assert e.min_memory in MEMORY_CHOICES
-    assert all(1 <= p.number <= 65535 for p in e.ports)
-    assert all(1 <= v.capacity_gi <= 20 for v in e.volumes)
-    assert e.source.startswith("https://")
-    if e.web:  # a web app is exposed on its main port, which must then speak HTTP
-        assert e.ports[0].http
+    if e.web:  # a web app is exposed on its main port, which must then speak plain HTTP
+        assert e.main_port.http, e.id
     for var in e.env:
         if is_secret_name(var.name) and var.name not in NOT_SECRET:
             assert var.secret, var.name
-        if var.secret:
-            assert var.example is None
-    for argv in (e.command, e.parameters):
-        assert not argv or all(isinstance(a, str) for a in json.loads(argv))
+    assert len({(p.number, p.protocol) for p in e.ports}) == len(e.ports)
+    assert sum(p.web_ui for p in e.ports) <= 1, "one web UI port per entry"
+    for port in e.ports:
+        if port.web_ui:  # a browser reaches a web UI over HTTP(S)
+            assert port.application in ("http", "https"), (e.id, port.number)
+        if port.application == "https" or "tls" in port.purpose.lower():
+            assert not port.http, (e.id, port.number)
+
+
+@pytest.mark.parametrize("e", ENTRIES, ids=by_id)
+def test_each_entry_records_what_was_checked_and_when(e: Entry) -> None:
+    checked = e.checked
+    assert date(2026, 1, 1) <= checked.on <= date.today()
+    assert checked.sources and checked.pin
+    for source in checked.sources:
+        assert re.fullmatch(r"github:[\w.-]+/[\w.-]+@[0-9a-f]{7,40}:\S+|https://\S+", source)
+    docker_library = [s for s in checked.sources if s.startswith("github:docker-library/docs@")]
+    if "/" not in image_repository(e.image) and e.id != "mongo-express":
+        # an official image: its Supported tags list is the source of its pin
+        assert any(s.endswith("/README.md") for s in docker_library), e.id
+
+
+def test_an_entry_without_a_check_record_is_refused() -> None:
+    data = valid_entry()
+    del data["checked"]
+    with pytest.raises(ValidationError, match="checked"):
+        Entry.model_validate(data)
 
 
 @pytest.mark.parametrize("e", ENTRIES, ids=by_id)
@@ -125,14 +157,28 @@ def valid_entry(**changes: Any) -> dict[str, Any]:
         "names": ["demo app"],
         "image": "demo/app:1.2",
         "category": "tools",
-        "ports": [{"number": 8080, "http": True}],
+        "ports": [{"number": 8080, "protocol": "tcp", "application": "http", "web_ui": True}],
         "volumes": [{"path": "/data", "capacity_gi": 1}],
         "env": [{"name": "DEMO_PASSWORD", "meaning": "password", "required": True, "secret": True}],
         "min_memory": "128M",
         "web": True,
         "source": "https://example.com/docs",
+        "checked": {
+            "on": "2026-11-30",
+            "sources": ["github:acme/demo@0123456789abcdef:README.md", "https://example.com/docs"],
+            "pin": "1.2 is the newest release",
+        },
     }
     return data | changes
+
+
+def checked(**changes: Any) -> dict[str, Any]:
+    return {"checked": valid_entry()["checked"] | changes}
+
+
+def port(**changes: Any) -> dict[str, Any]:
+    main = {"number": 8080, "protocol": "tcp", "application": "http", "web_ui": True}
+    return {"ports": [main | changes]}
 
 
 @pytest.mark.parametrize(
@@ -142,9 +188,18 @@ def valid_entry(**changes: Any) -> dict[str, Any]:
         {"image": "demo/app:latest"},
         {"image": "Demo/App:1.2"},
         {"min_memory": "300M"},
-        {"ports": [{"number": 0, "http": False}]},
-        {"ports": [{"number": 70000, "http": False}]},
+        port(number=0),
+        port(number=70000),
+        port(protocol="sctp"),
+        port(application="amqp"),
+        port(http=True),  # the old flag: now derived from the application protocol
+        {"ports": [{"number": 8080, "protocol": "tcp", "application": "http"}]},  # no web_ui
         {"ports": []},
+        checked(on="2026-13-01"),
+        checked(sources=[]),
+        checked(sources=["github:acme/demo:README.md"]),  # no commit: not where to start from
+        checked(sources=["docs.example.com/page"]),
+        checked(pin=""),
         {"category": "games"},
         {"volumes": [{"path": "data", "capacity_gi": 1}]},
         {"volumes": [{"path": "/data", "capacity_gi": 50}]},
@@ -347,11 +402,40 @@ def test_facts_are_short_and_empty_for_nothing() -> None:
 
 
 def test_facts_show_flags_examples_and_parameters() -> None:
-    facts = facts_for_prompt([entry("minio"), entry("redis")])
-    assert "MINIO_ROOT_PASSWORD (required, secret)" in facts
+    facts = facts_for_prompt([entry("minio"), entry("redis"), entry("nacos")])
+    assert "MINIO_ROOT_PASSWORD (secret)" in facts  # optional: minioadmin is the default
+    assert "NACOS_AUTH_TOKEN (required, secret)" in facts
     assert '["server", "/data", "--console-address", ":9001"]' in facts
-    assert "9001/http" in facts and "6379/tcp" in facts
-    assert facts.count("\n- ") == 1  # one block per entry
+    assert "9001/http web console (web UI)" in facts and "6379/tcp" in facts
+    assert "9848/grpc client gRPC" in facts
+    assert facts.count("\n- ") == 2  # one block per entry
+
+
+def test_every_port_of_an_image_is_listed_with_its_role() -> None:
+    minio, gitea, rabbitmq, caddy = (entry(i) for i in ("minio", "gitea", "rabbitmq", "caddy"))
+    assert [(p.number, p.application, p.web_ui) for p in minio.ports] == [
+        (9000, "http", False),
+        (9001, "http", True),
+    ]
+    assert [p.number for p in gitea.ports] == [3000, 22]
+    assert gitea.ports[1].application is None and not gitea.ports[1].http
+    assert rabbitmq.main_port.number == 5672
+    assert rabbitmq.web_ui_port is not None and rabbitmq.web_ui_port.number == 15672
+    assert entry("redis").web_ui_port is None
+    assert ("udp", 443) in {(p.protocol, p.number) for p in caddy.ports}
+    facts = facts_for_prompt([caddy])
+    assert "443/https" in facts and "443/udp https" in facts
+
+
+def test_a_form_on_the_main_port_of_a_multi_port_image_gets_no_warning() -> None:
+    keycloak = entry("keycloak")
+    for number in (p.number for p in keycloak.ports):
+        assert fields(
+            check_form(agreeing_form(keycloak) | {"container_port": number}, keycloak)
+        ) in (
+            [],
+            ["public_access"],
+        )
 
 
 # --- checks of the model's answer ---------------------------------------------------------------
@@ -411,6 +495,13 @@ def test_memory_below_minimum() -> None:
     assert fields(notices) == ["memory"]
     assert "512M" in notices[0].message
     assert check_form(agreeing_form(mysql) | {"memory": "1G"}, mysql) == []
+
+
+def test_public_access_on_a_port_that_terminates_tls_itself() -> None:
+    es = entry("elasticsearch")
+    notices = check_form(agreeing_form(es) | {"public_access": True}, es)
+    assert fields(notices) == ["public_access"]
+    assert "HTTPS itself" in notices[0].message
 
 
 def test_public_access_on_a_tcp_port() -> None:
@@ -473,7 +564,10 @@ def test_loaded_lazily_once() -> None:
     code = "import aiops.catalog as c; print(c.get_catalog.cache_info().currsize)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"  # importing reads nothing
-    assert get_catalog() is get_catalog()
+    code = "import aiops.catalog as c; c.get_catalog(); c.get_catalog(); "
+    code += "print(c.get_catalog.cache_info())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "misses=1," in out.stdout and "hits=1," in out.stdout  # read once, then reused
 
 
 def long_request() -> str:
@@ -489,3 +583,89 @@ def long_request() -> str:
 def test_a_long_request_of_unrelated_docs_matches_only_the_current_image() -> None:
     # Its speed is measured by the bench (bench/), never asserted here.
     assert ids(CATALOG.match(long_request(), "bitnami/redis:7.2")) == ["redis"]
+
+
+# --- the freshness report: python -m aiops.catalog check ---------------------------------------
+
+LAST_CHECK = max(e.checked.on for e in ENTRIES)
+
+
+def report(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = catalog_check.main(["check", *args], out=out)
+    return code, out.getvalue()
+
+
+def test_the_report_lists_every_entry_with_pin_source_and_date() -> None:
+    code, text = report("--today", LAST_CHECK.isoformat())
+    assert code == catalog_check.EXIT_FRESH
+    lines = text.splitlines()
+    assert len(lines) == len(ENTRIES) + 1
+    for e, line in zip(ENTRIES, lines, strict=False):
+        assert line.startswith("ok")
+        assert e.id in line and e.image in line and e.checked.on.isoformat() in line
+        assert e.checked.sources[0] in line
+    assert lines[-1].startswith(f"{len(ENTRIES)} entries, 0 checked more than 180 days ago")
+
+
+def test_entries_older_than_the_threshold_are_flagged_and_fail_the_run() -> None:
+    later = LAST_CHECK + timedelta(days=181)
+    code, text = report("--today", later.isoformat())
+    assert code == catalog_check.EXIT_STALE
+    assert text.count("STALE") == len(ENTRIES)
+    assert "postgres" in text.splitlines()[-1]
+    code, _ = report("--today", later.isoformat(), "--max-age", "365")
+    assert code == catalog_check.EXIT_FRESH
+
+
+def test_one_stale_entry_is_named(tmp_path: Path) -> None:
+    entries = raw_entries()
+    entries[3]["checked"]["on"] = (LAST_CHECK - timedelta(days=400)).isoformat()
+    path = write_catalogue(tmp_path, entries)
+    code, text = report("--today", LAST_CHECK.isoformat(), "--file", str(path))
+    assert code == catalog_check.EXIT_STALE
+    stale = [line for line in text.splitlines() if line.startswith("STALE")]
+    assert len(stale) == 1 and entries[3]["id"] in stale[0]
+    assert text.splitlines()[-1].endswith(f": {entries[3]['id']}")
+
+
+def test_a_malformed_file_is_reported_by_entry_and_field(tmp_path: Path) -> None:
+    entries = raw_entries()
+    del entries[5]["checked"]
+    entries[7]["checked"]["sources"] = ["somewhere"]
+    path = write_catalogue(tmp_path, entries)
+    code, text = report("--file", str(path))
+    assert code == catalog_check.EXIT_MALFORMED
+    assert "entries.5.checked: Field required" in text
+    assert "entries.7.checked.sources" in text and "github:owner/name@commit:path" in text
+    assert "Traceback" not in text
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    code, text = report("--file", str(broken))
+    assert code == catalog_check.EXIT_MALFORMED and "Traceback" not in text
+
+
+def test_a_check_date_after_today_is_reported_not_refused_at_load(tmp_path: Path) -> None:
+    entries = raw_entries()
+    entries[0]["checked"]["on"] = (LAST_CHECK + timedelta(days=30)).isoformat()
+    path = write_catalogue(tmp_path, entries)
+    assert Catalog.from_file(path).entries[0].id == entries[0]["id"]  # serving never depends on it
+    code, text = report("--today", LAST_CHECK.isoformat(), "--file", str(path))
+    assert code == catalog_check.EXIT_MALFORMED
+    assert text.splitlines()[0].startswith("FUTURE")
+    assert text.splitlines()[-1] == f"checked after {LAST_CHECK.isoformat()}: {entries[0]['id']}"
+
+
+def test_the_command_runs_as_a_module() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "aiops.catalog", "check", "--today", LAST_CHECK.isoformat()],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\n") == len(ENTRIES) + 1
+    missing = subprocess.run(
+        [sys.executable, "-m", "aiops.catalog"], capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2 and "check" in missing.stderr
