@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aiops import catalog, llm, prompt, secret_values
+from aiops import catalog, dialects, llm, prompt, rich, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.messages import Lang, language, text
@@ -109,17 +111,32 @@ def load_history(
     return parent
 
 
-def apply_reply(reply: ModelReply, base: dict[str, Any], limits: Limits) -> Outcome:
+def choose_dialect(name: str | None) -> dialects.Dialect:
+    try:
+        return dialects.get(name)
+    except dialects.UnknownDialect as unknown:
+        raise ApiError(
+            "invalid_request", text("form_unknown", value=repr(name), known=str(unknown)), "form"
+        ) from None
+
+
+def apply_reply(
+    reply: ModelReply,
+    base: dict[str, Any],
+    limits: Limits,
+    fields: Collection[str] = FIELDS,
+    normaliser: Callable[..., Normalised] = normalise,
+) -> Outcome:
     """Merge the model's changes into `base` and normalise; failing fields keep base's values."""
     changes = dict(reply.changes)
     warnings: list[Notice] = []
     if reply.shape == "wrapper":
         changes = {k: v for k, v in changes.items() if v is not None}
-    for key in [k for k in changes if k not in FIELDS]:
+    for key in [k for k in changes if k not in fields]:
         if key not in base or base[key] != changes[key]:
             warnings.append(Notice(key, "unknown_field_ignored", text("unknown_field")))
         del changes[key]
-    merged = normalise({**base, **changes}, limits, previous=base)
+    merged = normaliser({**base, **changes}, limits, previous=base)
     return Outcome(
         form=merged.form,
         warnings=warnings + merged.warnings,
@@ -154,6 +171,12 @@ def _dedupe(notices: list[Notice]) -> list[Notice]:
     return list(dict.fromkeys(notices))
 
 
+def _rich_port(port: catalog.Port) -> dict[str, Any]:
+    """A catalogue port in the rich form: public only when it is the image's web UI."""
+    protocol = port.application if port.application in rich.WEB_PROTOCOLS else port.protocol
+    return {"port": port.number, "protocol": protocol, "public": port.web_ui and port.http}
+
+
 def default_reply(user_input: str, changes: dict[str, Any]) -> str:
     chinese = bool(_CJK.search(user_input))
     names = "、".join(changes) if chinese else ", ".join(changes)
@@ -179,7 +202,12 @@ class Generation:
         self.api_key = api_key
         self.settings = settings
         self.store = store
-        self.limits = Limits.from_settings(settings)
+        self.dialect = choose_dialect(request.form)
+        self.rich_form = self.dialect.name != dialects.DEFAULT
+        self.limits = self.dialect.limits(Limits.from_settings(settings))
+        self.context = dialects.Context(domain=settings.launchpad_domain)
+        self.carry: dict[str, Any] = {}  # what the dialect's document keeps beyond the rich form
+        self.page_carry: dict[str, Any] = {}  # the same, of the page's form
         self.trace = Trace()
         budget = settings.request_deadline_s
         self.deadline = time.monotonic() + budget if budget is not None else None
@@ -188,7 +216,7 @@ class Generation:
     def run(self) -> GenAnswer:
         request = self.request
         model = self.trace.model = choose_model(request.model, self.settings)
-        current = current_form(request.params, self.limits)  # 1. the form as it stands
+        current = self.current_form()  # 1. the form as it stands
         current.warnings[:0] = self.key_warnings()
         key_hash = hash_key(self.api_key)
         parent = load_history(request, key_hash, self.store, self.settings)  # 2. history
@@ -196,19 +224,21 @@ class Generation:
         self.mask = self.secret_mask(current.form, parent, history)
         messages = self.messages(current.form, history)  # 3. the messages
         outcome = self.ask(messages, current.form, model)  # 4.-5. ask, merge, re-ask once
+        form = self.with_catalog_ports(outcome.form, current.form)
         form, generated = secret_values.replace_weak_secrets(  # 6. secrets
-            outcome.form, current.form, request.user_input
+            form, current.form, request.user_input
         )
         warnings = current.warnings + outcome.warnings + generated + self.catalog_warnings(form)
-        # Against what the page sent (a field it did not send: against its default), so that
-        # a value the service normalised ("500Mi" → "512M") is a change too.
-        sent = {k: v for k, v in request.params.items() if k in FIELDS}
-        changes = changed_fields({**current.form, **sent}, form)
+        document, changes = self.answer_document(current.form, form)
+        # The history (what the model sees on later turns) is in the form the model works in.
+        told = changed_fields(current.form, form) if self.rich_form else changes
         reply = outcome.reply or default_reply(request.user_input, changes)
-        turn = self.new_turn(parent, key_hash, current.form, form, changes, reply, model)
+        turn = self.new_turn(parent, key_hash, current.form, form, told, reply, model)
         warnings += self.saved(turn)  # 7. save, answer
+        if self.rich_form:
+            warnings = [dialects.renamed(w, self.dialect.renames) for w in warnings]
         return GenAnswer(
-            GenParamsStr=dumps_form(form),
+            GenParamsStr=dumps_form(document),
             MessageId=turn.id,
             Changes=changes,
             Reply=reply,
@@ -220,6 +250,54 @@ class Generation:
             Usage=self.trace.usage,
             Model=model,
         )
+
+    def current_form(self) -> Normalised:
+        """The page's form in the form the model works in: flat for the `aiops` dialect, else
+        the rich form read from the dialect's document (its carry kept for the answer)."""
+        params = self.request.params
+        if not self.rich_form:
+            return current_form(params, self.limits)
+        reading = self.dialect.read(params)
+        current = rich.normalise(reading.values, self.limits)
+        errors = reading.errors + [
+            dialects.renamed(e, self.dialect.renames) for e in current.errors
+        ]
+        if errors:
+            first = errors[0]
+            raise ApiError(
+                "invalid_request",
+                text("params_invalid", field=first.field, reason=first.text),
+                f"params.{first.field}",
+            )
+        self.carry = reading.carry
+        self.page_carry = copy.deepcopy(reading.carry)
+        return current
+
+    def answer_document(
+        self, before: dict[str, Any], form: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The answer's form in the request's dialect, and its changes against what the page
+        sent (a field it did not send: against its default), so that a value the service
+        normalised ("500Mi" → "512M") is a change too."""
+        fields = self.dialect.fields
+        sent = {k: v for k, v in self.request.params.items() if k in fields}
+        if not self.rich_form:
+            return form, changed_fields({**before, **sent}, form)
+        document = self.dialect.write(form, self.carry, self.context)
+        page = self.dialect.write(before, self.page_carry, self.context)
+        return document, changed_fields({**page, **sent}, document)
+
+    def with_catalog_ports(self, form: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        """A new image of the catalogue whose ports the model left as they were gets every port
+        the image serves, only its web UI public (rich dialects only)."""
+        if not self.rich_form or form["image_name"] == before["image_name"]:
+            return form
+        if form["ports"] != before["ports"]:
+            return form
+        entry = catalog.get_catalog().for_image(form["image_name"])
+        if entry is None:
+            return form
+        return {**form, "ports": [_rich_port(port) for port in entry.ports]}
 
     def recent(self, parent: Turn | None) -> list[Exchange]:
         """The last AIOPS_HISTORY_TURNS exchanges of the branch, oldest first."""
@@ -234,6 +312,9 @@ class Generation:
         """Placeholders for every secret the conversation knows, and for the caller's key."""
         forms = [form] + ([parent.form_after] if parent else [])
         known = secret_values.known_secrets(forms, [turn.changes for turn in history])
+        found = [v for f in forms for v in rich.secrets_of(f)]
+        found = [v for v in found if len(v) >= secret_values.MASK_MIN_LENGTH]
+        known = sorted({*known, *found}, key=len, reverse=True)
         if len(self.api_key) >= secret_values.KEY_MIN_LENGTH:
             known = sorted({*known, self.api_key}, key=len, reverse=True)
         return secret_values.Mask(known)
@@ -250,12 +331,21 @@ class Generation:
             user_input=text,
             history=history,
             facts=catalog.facts_for_prompt(entries),
+            rich_form=self.rich_form,
         )
 
-    @staticmethod
-    def catalog_warnings(form: dict[str, Any]) -> list[Notice]:
+    def catalog_warnings(self, form: dict[str, Any]) -> list[Notice]:
         entry = catalog.get_catalog().for_image(form["image_name"])
-        return catalog.check_form(form, entry) if entry is not None else []
+        if entry is None:
+            return []
+        if not self.rich_form:
+            return catalog.check_form(form, entry)
+        # The checks read the flat form; its port is the rich form's main port.
+        flat_names = {"container_port": "ports[0].port", "public_access": "ports[0].public"}
+        return [
+            Notice(flat_names.get(n.field, n.field), n.code, n.text)
+            for n in catalog.check_form(rich.to_flat(form), entry)
+        ]
 
     def saved(self, turn: Turn) -> list[Notice]:
         """Save the turn; a store that is down costs the conversation, never the answer."""
@@ -285,7 +375,9 @@ class Generation:
             self.mask.hide_messages(messages),
             api_key=self.api_key,
             model=model,
-            schema=prompt.answer_schema(self.limits),
+            schema=(prompt.rich_answer_schema if self.rich_form else prompt.answer_schema)(
+                self.limits
+            ),
             base_url=self.settings.openai_base_url,
             timeout_s=self.settings.llm_timeout_s,
             max_retries=self.settings.llm_max_retries,
@@ -298,13 +390,13 @@ class Generation:
         """Ask the model; re-ask once with only what was wrong; keep old values for the rest."""
         first = self.call(messages, model)
         try:
-            outcome = apply_reply(self.read(first.text), form, self.limits)
+            outcome = self.apply(self.read(first.text), form)
         except UnreadableReply as exc:
             self.trace.retried = True
             retry = prompt.retry_messages(messages, first.text, unreadable=str(exc))
             second = self.call(retry, model)
             try:
-                outcome = apply_reply(self.read(second.text), form, self.limits)
+                outcome = self.apply(self.read(second.text), form)
             except UnreadableReply as again:
                 raise ApiError(
                     "bad_model_output", text("model_output_unreadable", detail=str(again))
@@ -321,7 +413,7 @@ class Generation:
                 raise
             return self.settle(outcome)  # the first answer is usable: keep it
         try:
-            fixed = apply_reply(self.read(second.text), outcome.form, self.limits)
+            fixed = self.apply(self.read(second.text), outcome.form)
         except UnreadableReply:
             return self.settle(outcome)
         redone = set(changed_fields(outcome.form, fixed.form))
@@ -338,13 +430,46 @@ class Generation:
 
     def read(self, text: str) -> ModelReply:
         """The model's answer, parsed, with masked secrets restored."""
-        reply = parse_reply(text, FIELDS)
+        fields = (*rich.FIELDS, *self.dialect.fields) if self.rich_form else FIELDS
+        reply = parse_reply(text, fields)
         return ModelReply(
             changes=self.mask.reveal_all(reply.changes),
             reply=self.mask.reveal(reply.reply),
             questions=self.mask.reveal_all(reply.questions),
             shape=reply.shape,
         )
+
+    def apply(self, reply: ModelReply, base: dict[str, Any]) -> Outcome:
+        """The model's answer merged into `base`, in the form the model works in."""
+        if not self.rich_form:
+            return apply_reply(reply, base, self.limits)
+        changes, errors = self.from_dialect(reply.changes, base)
+        outcome = apply_reply(
+            replace(reply, changes=changes), base, self.limits, rich.FIELDS, rich.normalise
+        )
+        outcome.errors[:0] = errors
+        return outcome
+
+    def from_dialect(
+        self, changes: dict[str, Any], base: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[Notice]]:
+        """Changes written in the request's dialect (a model mirroring the form it was shown)
+        as rich changes: the dialect's fields are read over the current document. An answer
+        with any field only the dialect has is read in the dialect; others in the rich form."""
+        fields = self.dialect.fields
+        if not any(key in fields and key not in rich.FIELDS for key in changes):
+            return changes, []
+        own = {key: value for key, value in changes.items() if key in fields}
+        document = self.dialect.write(base, self.carry, self.context)
+        reading = self.dialect.read({**document, **own})
+        self.carry = reading.carry
+        renames = self.dialect.renames
+        converted = {
+            name: value for name, value in reading.values.items() if renames.get(name, name) in own
+        }
+        rest = {key: value for key, value in changes.items() if key not in own}
+        errors = [e for e in reading.errors if _top_field(e.field) in own]
+        return {**converted, **rest}, errors
 
     @staticmethod
     def settle(outcome: Outcome) -> Outcome:
