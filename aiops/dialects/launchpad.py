@@ -118,8 +118,8 @@ class _Bad(Exception):
         self.notice = notice
 
 
-def _bad(name: str, message_id: str, **params: Any) -> _Bad:
-    return _Bad(Notice(name, INVALID_VALUE, text(message_id, **params)))
+def _bad(where: str, message_id: str, **params: Any) -> _Bad:
+    return _Bad(Notice(where, INVALID_VALUE, text(message_id, **params)))
 
 
 # --- reading -----------------------------------------------------------------------------------
