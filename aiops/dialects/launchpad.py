@@ -319,7 +319,10 @@ def _networks(ports: list[dict[str, Any]], old: list[Any], context: Context) -> 
     networks = []
     for port in ports:
         previous = by_key.get((port["port"], rich.transport(port["protocol"])))
-        network = dict(previous) if previous is not None else _new_network(domain)
+        fresh = _new_network(domain)
+        # an existing network keeps what it has; what it lacks (a network the model or the page
+        # gave without names) is filled in the launchpad's formats
+        network = fresh if previous is None else {**fresh, **previous}
         web = port["protocol"] in rich.WEB_PROTOCOLS
         network["port"] = port["port"]
         network["protocol"] = "TCP" if web else port["protocol"].upper()
