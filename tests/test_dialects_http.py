@@ -388,3 +388,42 @@ def test_the_registry_password_is_masked_towards_the_model_and_never_logged(
         "serverAddress": "registry.example.com",
     }
     assert REGISTRY_PASSWORD not in capsys.readouterr().out
+
+
+# --- openapi.yaml describes what each dialect answers ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("form", "params", "schema"),
+    [
+        ("launchpad", FULL_LAUNCHPAD, "LaunchpadForm"),
+        ("launchpad", {}, "LaunchpadForm"),
+        ("sealos-v2alpha", v2_document(), "SealosV2alphaApp"),
+        ("sealos-v2alpha", {"quota": {"replicas": 1}}, "SealosV2alphaApp"),
+    ],
+)
+def test_the_answer_is_the_documented_schema_of_its_dialect(
+    client: Any, model: Any, form: str, params: dict[str, Any], schema: str
+) -> None:
+    from tests.test_openapi import form_validator
+
+    model.reply(
+        json.dumps(
+            {
+                "changes": {
+                    **MINIO_CHANGES,
+                    "autoscaling": {
+                        "target": "cpu",
+                        "value": 50,
+                        "min_replicas": 1,
+                        "max_replicas": 4,
+                    },
+                }
+            }
+        )
+    )
+    answer = ok(client, copy.deepcopy(params), form)
+    document = json.loads(answer["GenParamsStr"])
+    form_validator(schema).validate(document)
+    for name, value in answer["Changes"].items():
+        assert document[name] == value
