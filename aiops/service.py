@@ -340,11 +340,19 @@ class Generation:
             return []
         if not self.rich_form:
             return catalog.check_form(form, entry)
-        # The checks read the flat form; its port is the rich form's main port.
-        flat_names = {"container_port": "ports[0].port", "public_access": "ports[0].public"}
+        # The checks read the flat form: its port is the rich port on the image's main port
+        # (else the first), public there only through a domain (a NodePort reaches TCP).
+        ports = form["ports"]
+        index = next((i for i, p in enumerate(ports) if p["port"] == entry.main_port.number), 0)
+        flat_form = rich.to_flat(form)
+        if ports:
+            port = ports[index]
+            flat_form["container_port"] = port["port"]
+            flat_form["public_access"] = port["public"] and port["protocol"] in rich.WEB_PROTOCOLS
+        flat_names = {"container_port": f"ports[{index}].port", "public_access": f"ports[{index}]"}
         return [
             Notice(flat_names.get(n.field, n.field), n.code, n.text)
-            for n in catalog.check_form(rich.to_flat(form), entry)
+            for n in catalog.check_form(flat_form, entry)
         ]
 
     def saved(self, turn: Turn) -> list[Notice]:

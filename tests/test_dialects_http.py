@@ -427,3 +427,36 @@ def test_the_answer_is_the_documented_schema_of_its_dialect(
     form_validator(schema).validate(document)
     for name, value in answer["Changes"].items():
         assert document[name] == value
+
+
+# --- the catalogue's checks on several ports ---------------------------------------------------
+
+
+def test_catalogue_checks_look_at_the_image_s_main_port_among_several(
+    client: Any, model: Any
+) -> None:
+    ports = [
+        {"port": 3000, "protocol": "http", "public": True},
+        {"port": 22, "protocol": "tcp", "public": True},  # SSH through a NodePort: fine
+    ]
+    model.reply(
+        json.dumps(
+            {
+                "changes": {
+                    "image_name": "gitea/gitea:1.25",
+                    "ports": ports,
+                    "storage": [{"capacity": 10, "value": "/data"}],
+                }
+            }
+        )
+    )
+    answer = ok(client, LAUNCHPAD_PAGE, "launchpad", user_input="deploy gitea")
+    assert not [w for w in answer["Warnings"] if w["code"].startswith("catalog_port")]
+    assert not [w for w in answer["Warnings"] if w["code"] == "catalog_tcp_public"]
+
+    wrong = [{"port": 8080, "protocol": "http", "public": False}]
+    model.reply(json.dumps({"changes": {"image_name": "gitea/gitea:1.25", "ports": wrong}}))
+    answer = ok(client, LAUNCHPAD_PAGE, "launchpad", user_input="deploy gitea")
+    mismatch = [w for w in answer["Warnings"] if w["code"] == "catalog_port_mismatch"]
+    assert [w["field"] for w in mismatch] == ["networks[0].port"]
+    assert "3000" in mismatch[0]["message"]
