@@ -225,6 +225,7 @@ def test_fresh_minio_in_the_v2alpha_dialect(live_server: LiveServer, model: Any)
         {"number": 9001, "protocol": "http", "isPublic": True},
     ]
     assert document["quota"] == {"cpu": 0.5, "memory": 1, "replicas": 2}
+    assert '"memory":1,' in answer["GenParamsStr"]  # a whole number, not 1.0
     assert document["launchCommand"] == {"args": ["server", "/data", "--console-address", ":9001"]}
     assert document["storage"] == [{"name": "vn-data", "path": "/data", "size": "20Gi"}]
     assert [e["name"] for e in document["env"]] == ["MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"]
