@@ -12,6 +12,8 @@ memory, names, environment, config files and volumes.
 from __future__ import annotations
 
 import copy
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,11 +71,9 @@ def transport(protocol: str) -> str:
 
 
 def _port_number(value: Any, where: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,5}", value.strip()):
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise Invalid(text("rich_port_number", value=shown(value)), where)
-    if not 1 <= int(value) <= 65535:
+    if not _whole(value) or not 1 <= value <= 65535:
         raise Invalid(text("rich_port_number", value=shown(value)), where)
     return int(value)
 
@@ -159,7 +159,10 @@ def _autoscaling(value: Any, limits: Limits, warnings: list[Notice]) -> dict[str
 
 
 def _whole(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int | float) and value == int(value)
+    """A JSON number without a fraction (NaN and infinities, which a model may write, are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or (math.isfinite(value) and value.is_integer())
 
 
 def _autoscaling_rule(limits: Limits) -> str:

@@ -583,3 +583,157 @@ def test_any_ports_survive_both_dialects(ports: list[dict[str, Any]]) -> None:
 def test_unknown_dialect_names_the_known_ones() -> None:
     with pytest.raises(dialects.UnknownDialect, match="aiops, launchpad, sealos-v2alpha"):
         dialects.get("helm")
+
+
+# --- any input ---------------------------------------------------------------------------------
+
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+json_values = st.recursive(
+    json_leaves,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def documents(fields: tuple[str, ...], item_keys: list[str]) -> st.SearchStrategy[Any]:
+    """Documents with the dialect's keys (and their items' keys) holding any JSON value."""
+    items = st.dictionaries(st.sampled_from(item_keys), json_values, max_size=6)
+    value = json_values | st.lists(items, max_size=3) | items
+    return st.dictionaries(st.sampled_from(fields) | st.text(max_size=6), value, max_size=8)
+
+
+LAUNCHPAD_KEYS = [
+    *network(80),
+    "key",
+    "value",
+    "valueFrom",
+    "use",
+    "target",
+    "minReplicas",
+    "maxReplicas",
+    "username",
+    "password",
+    "serverAddress",
+    "mountPath",
+    "name",
+    "path",
+    "manufacturers",
+    "type",
+    "amount",
+]
+V2_KEYS = [
+    "number",
+    "protocol",
+    "isPublic",
+    "name",
+    "value",
+    "valueFrom",
+    "path",
+    "size",
+    "imageName",
+    "imageRegistry",
+    "command",
+    "args",
+    "cpu",
+    "memory",
+    "replicas",
+    "hpa",
+    "gpu",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents(launchpad.FIELDS, LAUNCHPAD_KEYS) | documents(sealos_v2alpha.FIELDS, V2_KEYS))
+def test_any_document_is_read_or_refused_never_raises(document: dict[str, Any]) -> None:
+    for dialect in (LP, V2):
+        normalised, reading = read(dialect, document)
+        written = dialect.write(normalised.form, reading.carry, Context())
+        json.dumps(written, allow_nan=False)  # strict JSON
+        if not reading.errors and not normalised.errors:
+            again = rich_of(dialect, written)  # what is written reads back to the same form
+            assert again == {k: v for k, v in normalised.form.items() if k in rich.FIELDS}
+
+
+@pytest.mark.parametrize(
+    "value", [float("inf"), float("nan"), -1, 0, 65536, 80.5, "²", "80x", True, None]
+)
+def test_a_port_that_is_no_port_is_an_error_not_a_crash(value: Any) -> None:
+    normalised = rich.normalise({"ports": [{"port": value, "protocol": "http"}]}, Limits())
+    assert [e.field for e in normalised.errors] == ["ports[0].port"]
+    assert normalised.form["ports"] == rich.default_form()["ports"]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 2.5, "5"])
+def test_autoscaling_numbers_must_be_whole(value: Any) -> None:
+    scaling = {"target": "cpu", "value": value, "min_replicas": 1, "max_replicas": 3}
+    normalised = rich.normalise({"autoscaling": scaling}, Limits())
+    assert [e.field for e in normalised.errors] == ["autoscaling"]
+
+
+def test_a_duplicate_port_keeps_the_last_with_a_warning_and_at_most_15() -> None:
+    ports = [
+        {"port": 80, "protocol": "http", "public": False},
+        {"port": 80, "protocol": "ws", "public": True},
+        {"port": 80, "protocol": "udp", "public": False},
+    ]
+    normalised = rich.normalise({"ports": ports}, Limits())
+    assert normalised.form["ports"] == ports[1:]  # http and ws share TCP 80; UDP 80 is another
+    assert [(w.field, w.code) for w in normalised.warnings] == [("ports[1]", "duplicate_replaced")]
+    many = [{"port": n, "protocol": "tcp", "public": False} for n in range(1, 17)]
+    assert [e.field for e in rich.normalise({"ports": many}, Limits()).errors] == ["ports"]
+
+
+# --- one declaration: the prompt, the schema and openapi.yaml follow it -------------------------
+
+
+def strict_objects(schema: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(schema, dict):
+        if schema.get("type") == "object":
+            found.append(schema)
+        for value in schema.values():
+            found += strict_objects(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found += strict_objects(value)
+    return found
+
+
+def test_the_rich_answer_schema_is_strict_and_lists_every_rich_field() -> None:
+    from aiops import prompt
+
+    schema = prompt.rich_answer_schema(Limits())
+    for obj in strict_objects(schema):
+        assert obj["additionalProperties"] is False
+        assert obj["required"] == list(obj["properties"])
+    field = schema["properties"]["changes"]["items"]["properties"]["field"]
+    assert field["enum"] == list(rich.FIELDS)
+    text = prompt.rich_instructions(Limits())
+    for name in rich.FIELDS:
+        assert f"- {name}:" in text
+    assert "container_port" not in text and "public_access" not in text
+
+
+def test_openapi_describes_every_dialect_and_its_fields() -> None:
+    from tests.test_openapi import load_document
+
+    schemas = load_document()["components"]["schemas"]
+    enum = schemas["GenRequest"]["properties"]["form"]["enum"]
+    assert [name for name in enum if name] == list(dialects.NAMES)
+    assert tuple(schemas["LaunchpadForm"]["properties"]) == launchpad.FIELDS
+    assert tuple(schemas["LaunchpadForm"]["required"]) == launchpad.FIELDS
+    assert tuple(schemas["SealosV2alphaApp"]["properties"]) == sealos_v2alpha.FIELDS
+    lp_cpu = schemas["LaunchpadForm"]["properties"]["cpu"]["enum"]
+    assert lp_cpu == [f"{round(c * 1000)}m" for c in Limits().cpu_choices]
+    v2_memory = schemas["SealosV2alphaApp"]["properties"]["quota"]["properties"]["memory"]["enum"]
+    from aiops.form import memory_mib
+
+    assert v2_memory == [(memory_mib(m) or 0) / 1024 for m in V2.limits(Limits()).memory_choices]

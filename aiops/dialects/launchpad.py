@@ -314,8 +314,12 @@ def _networks(ports: list[dict[str, Any]], old: list[Any], context: Context) -> 
     known = [n for n in old if isinstance(n, Mapping)]
     by_key: dict[tuple[Any, str], Mapping[str, Any]] = {}
     for network in known:
-        by_key.setdefault((network.get("port"), _transport_of(network)), network)
-    domain = next((n["domain"] for n in known if n.get("domain")), "") or context.domain
+        if isinstance(network.get("port"), int):
+            by_key.setdefault((network["port"], _transport_of(network)), network)
+    domain = next(
+        (n["domain"] for n in known if isinstance(n.get("domain"), str) and n["domain"]), ""
+    )
+    domain = domain or context.domain
     networks = []
     for port in ports:
         previous = by_key.get((port["port"], rich.transport(port["protocol"])))
@@ -348,15 +352,20 @@ def _envs(environment: list[dict[str, str]], old: list[Any]) -> list[dict[str, A
             continue
         if item.get("valueFrom") is not None:
             envs.append(copy.deepcopy(dict(item)))
-            values.pop(item.get("key"), None)
-        elif item.get("key") in values:
+            if isinstance(item.get("key"), str):
+                values.pop(item["key"], None)
+        elif isinstance(item.get("key"), str) and item["key"] in values:
             envs.append({**item, "value": values.pop(item["key"])})
     envs.extend({"key": name, "value": value} for name, value in values.items())
     return envs
 
 
 def _config_maps(files: list[dict[str, str]], old: list[Any], app_name: str) -> list[dict]:
-    by_path = {c.get("mountPath"): c for c in old if isinstance(c, Mapping)}
+    by_path = {
+        c["mountPath"]: c
+        for c in old
+        if isinstance(c, Mapping) and isinstance(c.get("mountPath"), str)
+    }
     maps = []
     for item in files:
         path, content = item["file_path"], item["file_content"]
@@ -376,7 +385,11 @@ def _config_maps(files: list[dict[str, str]], old: list[Any], app_name: str) -> 
 
 
 def _stores(storage: list[dict[str, Any]], old: list[Any]) -> list[dict[str, Any]]:
-    names = {s.get("path"): s.get("name") for s in old if isinstance(s, Mapping)}
+    names = {
+        s["path"]: s.get("name")
+        for s in old
+        if isinstance(s, Mapping) and isinstance(s.get("path"), str)
+    }
     return [
         {
             "name": names.get(item["value"]) or mount_path_key(item["value"]),

@@ -248,8 +248,9 @@ def _env(environment: list[dict[str, str]], old: list[Any]) -> list[dict[str, An
             continue
         if item.get("valueFrom") is not None:
             env.append(copy.deepcopy(dict(item)))
-            values.pop(item.get("name"), None)
-        elif item.get("name") in values:
+            if isinstance(item.get("name"), str):
+                values.pop(item["name"], None)
+        elif isinstance(item.get("name"), str) and item["name"] in values:
             env.append({**item, "value": values.pop(item["name"])})
     env.extend({"name": name, "value": value} for name, value in values.items())
     return env
@@ -301,7 +302,9 @@ class SealosV2alpha:
             command["args"] = _args(form["parameters"])
         old_quota = old["quota"] if isinstance(old["quota"], Mapping) else {}
         old_names = {
-            s.get("path"): s.get("name") for s in _list(old["storage"]) if isinstance(s, Mapping)
+            s["path"]: s.get("name")
+            for s in _list(old["storage"])
+            if isinstance(s, Mapping) and isinstance(s.get("path"), str)
         }
         document = {
             "name": form["app_name"],
