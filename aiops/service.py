@@ -451,7 +451,10 @@ class Generation:
         """The model's answer merged into `base`, in the form the model works in."""
         if not self.rich_form:
             return apply_reply(reply, base, self.limits)
-        changes, errors = self.from_dialect(reply.changes, base)
+        changes = reply.changes
+        if reply.shape == "wrapper":  # null there means "unchanged"
+            changes = {k: v for k, v in changes.items() if v is not None}
+        changes, errors = self.from_dialect(changes, base)
         outcome = apply_reply(
             replace(reply, changes=changes), base, self.limits, rich.FIELDS, rich.normalise
         )
@@ -469,7 +472,7 @@ class Generation:
             return changes, []
         own = {key: value for key, value in changes.items() if key in fields}
         document = self.dialect.write(base, self.carry, self.context)
-        reading = self.dialect.read({**document, **own})
+        reading = self.dialect.read(self.dialect.overlay(document, own))
         self.carry = reading.carry
         renames = self.dialect.renames
         converted = {

@@ -461,3 +461,22 @@ def test_catalogue_checks_look_at_the_image_s_main_port_among_several(
     mismatch = [w for w in answer["Warnings"] if w["code"] == "catalog_port_mismatch"]
     assert [w["field"] for w in mismatch] == ["networks[0].port"]
     assert "3000" in mismatch[0]["message"]
+
+
+def test_a_partial_quota_from_the_model_keeps_the_rest(client: Any, model: Any) -> None:
+    model.reply(json.dumps({"quota": {"cpu": 2}, "reply": "ok"}))
+    answer = ok(client, v2_document(), "sealos-v2alpha", user_input="2 cores")
+    assert json.loads(answer["GenParamsStr"])["quota"] == {"cpu": 2, "memory": 1, "replicas": 2}
+    hpa = {"target": "cpu", "value": 70, "minReplicas": 2, "maxReplicas": 6}
+    model.reply(json.dumps({"quota": {"hpa": hpa}, "reply": "ok"}))
+    answer = ok(client, v2_document(), "sealos-v2alpha", user_input="autoscale")
+    assert json.loads(answer["GenParamsStr"])["quota"] == {"cpu": 0.5, "memory": 1, "hpa": hpa}
+
+
+def test_a_wrapper_with_every_dialect_field_null_changes_nothing(client: Any, model: Any) -> None:
+    nulls = dict.fromkeys(("appName", "networks", "kind", "cpu", "hpa"))
+    model.reply(json.dumps({"changes": {**nulls, "replicas": 3}, "reply": "ok"}))
+    answer = ok(client, LAUNCHPAD_PAGE, "launchpad", user_input="三个实例")
+    assert answer["Changes"] == {"replicas": 3}
+    document = json.loads(answer["GenParamsStr"])
+    assert document["replicas"] == 3 and document["networks"] == [network(80)]

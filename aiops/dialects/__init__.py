@@ -50,6 +50,10 @@ class Dialect(Protocol):
 
     def read(self, document: Mapping[str, Any]) -> Reading: ...
 
+    def overlay(self, document: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
+        """`document` with a model's partial changes written in this dialect."""
+        ...
+
     def write(self, form: Mapping[str, Any], carry: Mapping[str, Any], context: Context) -> dict:
         """The complete document of a normalised rich form."""
         ...
@@ -74,6 +78,21 @@ def get(name: str | None) -> Dialect:
 
 
 NAMES: tuple[str, ...] = ("aiops", "launchpad", "sealos-v2alpha")
+
+
+def overlay_objects(
+    document: Mapping[str, Any], changes: Mapping[str, Any], objects: tuple[str, ...]
+) -> dict[str, Any]:
+    """`document` with `changes`; an object-valued field in `objects` given as an object is
+    merged one level deep (`{"quota": {"cpu": 1}}` keeps the other quota keys)."""
+    merged = dict(document)
+    for key, value in changes.items():
+        old = document.get(key)
+        if key in objects and isinstance(value, Mapping) and isinstance(old, Mapping):
+            merged[key] = {**old, **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def renamed(notice: Notice, renames: Mapping[str, str]) -> Notice:

@@ -27,6 +27,9 @@ class Flat:
         values = rich.from_flat(normalised.form)
         return Reading(values=values, carry={}, errors=list(normalised.errors))
 
+    def overlay(self, document: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+        return {**document, **changes}
+
     def write(
         self, form: Mapping[str, Any], carry: Mapping[str, Any], context: Context
     ) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiops import rich
-from aiops.dialects import Context, Reading, quantity, shape_error
+from aiops.dialects import Context, Reading, overlay_objects, quantity, shape_error
 from aiops.form import Limits, Notice, memory_mib, shown
 from aiops.messages import INVALID_VALUE, text
 
@@ -457,6 +457,9 @@ class Launchpad:
             except _Bad as bad:
                 errors.append(bad.notice)
         return Reading(values=values, carry=copy.deepcopy(complete), errors=errors)
+
+    def overlay(self, document: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+        return overlay_objects(document, changes, ("hpa", "secret", "gpu", "labels"))
 
     def write(
         self, form: Mapping[str, Any], carry: Mapping[str, Any], context: Context

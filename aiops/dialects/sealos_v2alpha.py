@@ -18,7 +18,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from aiops.dialects import Context, Reading, quantity, shape_error
+from aiops.dialects import Context, Reading, overlay_objects, quantity, shape_error
 from aiops.dialects.launchpad import mount_path_key
 from aiops.form import Limits, Notice, memory_mib, shown
 from aiops.messages import INVALID_VALUE, text
@@ -280,6 +280,19 @@ class SealosV2alpha:
                 errors.append(bad.notice)
         errors += _read_lists(complete, values)
         return Reading(values=values, carry=copy.deepcopy(complete), errors=errors)
+
+    def overlay(self, document: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+        merged = overlay_objects(document, changes, ("image", "launchCommand", "quota"))
+        given = changes.get("quota")
+        if isinstance(given, Mapping) and isinstance(merged.get("quota"), Mapping):
+            # replicas and hpa exclude each other: the one the model gave wins
+            quota = dict(merged["quota"])
+            if "hpa" in given and "replicas" not in given:
+                quota.pop("replicas", None)
+            if "replicas" in given and "hpa" not in given:
+                quota.pop("hpa", None)
+            merged["quota"] = quota
+        return merged
 
     def write(
         self, form: Mapping[str, Any], carry: Mapping[str, Any], context: Context
