@@ -737,3 +737,10 @@ def test_openapi_describes_every_dialect_and_its_fields() -> None:
     from aiops.form import memory_mib
 
     assert v2_memory == [(memory_mib(m) or 0) / 1024 for m in V2.limits(Limits()).memory_choices]
+
+
+def test_launchpad_empty_replicas_of_an_autoscaled_app() -> None:
+    hpa = {"use": True, "target": "cpu", "value": 50, "minReplicas": 3, "maxReplicas": 5}
+    form = rich_of(LP, {"replicas": "", "hpa": hpa})
+    assert form["instance"] == 3 and form["autoscaling"]["min_replicas"] == 3
+    assert written({}, {"replicas": "", "hpa": hpa})["replicas"] == 3  # a number again

@@ -480,3 +480,18 @@ def test_a_wrapper_with_every_dialect_field_null_changes_nothing(client: Any, mo
     assert answer["Changes"] == {"replicas": 3}
     document = json.loads(answer["GenParamsStr"])
     assert document["replicas"] == 3 and document["networks"] == [network(80)]
+
+
+def test_a_new_public_port_takes_the_configured_domain_when_the_page_has_none(
+    client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.app import reset_caches
+
+    monkeypatch.setenv("AIOPS_LAUNCHPAD_DOMAIN", "cloud.sealos.io")
+    reset_caches()
+    ports = [{"port": 3000, "protocol": "http", "public": True}]
+    model.reply(json.dumps({"changes": {"ports": ports}}))
+    page = {**LAUNCHPAD_PAGE, "networks": [network(80, domain="")]}
+    document = json.loads(ok(client, page, "launchpad", user_input="开放 3000")["GenParamsStr"])
+    assert document["networks"][0]["domain"] == "cloud.sealos.io"
+    assert document["networks"][0]["openPublicDomain"] is True
