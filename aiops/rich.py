@@ -320,12 +320,14 @@ def _fallback(field: RichField, previous: Mapping[str, Any] | None) -> Any:
 
 
 def from_flat(form: Mapping[str, Any]) -> dict[str, Any]:
-    """The rich form of a normalised flat form: its one port becomes `ports[0]` (HTTP)."""
+    """The rich form of a normalised flat form: its one port becomes `ports[0]` (HTTP). Keys
+    that are not flat fields pass through, unless named like a rich field."""
     port = {"port": form["container_port"], "protocol": "http", "public": form["public_access"]}
     rich = {name: form.get(name) for name in SHARED}
     rich |= {"ports": [port], "autoscaling": None, "registry": None, "gpu": None}
     rich = {name: rich[name] for name in FIELDS}
-    rich.update((k, v) for k, v in form.items() if k not in flat.FIELDS)
+    # unknown keys pass through, except those named like a rich field: the rich form owns them
+    rich.update((k, v) for k, v in form.items() if k not in flat.FIELDS and k not in rich)
     return rich
 
 
