@@ -344,6 +344,23 @@ def to_flat(rich: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def changes_from_flat(changes: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
+    """Changes to the flat projection of the rich `form` (an instant edit proposes them) as
+    changes to `form`: `container_port`/`public_access` edit its main port (`ports[0]`), the
+    other flat fields are the rich form's own."""
+    rich_changes = {
+        k: v for k, v in changes.items() if k not in ("container_port", "public_access")
+    }
+    if "container_port" in changes or "public_access" in changes:
+        ports = [dict(port) for port in form.get("ports") or _default_ports()]
+        if "container_port" in changes:
+            ports[0]["port"] = changes["container_port"]
+        if "public_access" in changes:
+            ports[0]["public"] = changes["public_access"]
+        rich_changes["ports"] = ports
+    return rich_changes
+
+
 def secrets_of(form: Mapping[str, Any]) -> list[str]:
     """Secret values of the rich-only fields (the registry's password), for masking."""
     registry = form.get("registry")

@@ -757,3 +757,22 @@ def test_an_unknown_flat_key_named_like_a_rich_field_does_not_become_one() -> No
     flat_form = normalise({"gpu": {"type": "T4"}, "x": 1}).form
     rich_form = rich.from_flat(flat_form)
     assert rich_form["gpu"] is None and rich_form["x"] == 1
+
+
+def test_flat_changes_edit_the_main_port_of_a_rich_form() -> None:
+    form = {
+        **rich.default_form(),
+        "ports": [
+            {"port": 9000, "protocol": "http", "public": False},
+            {"port": 9001, "protocol": "http", "public": True},
+        ],
+    }
+    changes = rich.changes_from_flat(
+        {"container_port": 9002, "public_access": True, "cpu": 1}, form
+    )
+    assert changes == {
+        "cpu": 1,
+        "ports": [{"port": 9002, "protocol": "http", "public": True}, form["ports"][1]],
+    }
+    assert form["ports"][0]["port"] == 9000  # the form itself is untouched
+    assert rich.changes_from_flat({"instance": 2}, form) == {"instance": 2}
