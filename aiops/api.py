@@ -87,6 +87,9 @@ class GenRequest(BaseModel):
     params: dict[str, Any]
     parent_message_id: StrictStr | None = Field(default=None, max_length=128)
     model: StrictStr | None = Field(default=None, max_length=200)
+    # The dialect of `params` and `GenParamsStr` (aiops.dialects): "aiops" (default),
+    # "launchpad" or "sealos-v2alpha"; another name is a 400 from the service.
+    form: StrictStr | None = Field(default=None, max_length=64)
 
     @field_validator("user_input")
     @classmethod
@@ -101,7 +104,7 @@ class GenRequest(BaseModel):
             )
         return value
 
-    @field_validator("parent_message_id", "model", "openai_token")
+    @field_validator("parent_message_id", "model", "openai_token", "form")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

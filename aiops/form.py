@@ -255,6 +255,11 @@ def _shown(value: Any, width: int = 40) -> str:
     return shown if len(shown) <= width else shown[: width - 1] + "…"
 
 
+# Public names for the rich form and the dialects (aiops.rich, aiops.dialects).
+shown = _shown
+kind_of = _kind
+
+
 def _listed(choices: Iterable[Any]) -> str:
     return ", ".join(str(choice) for choice in choices)
 

@@ -115,6 +115,10 @@ def placeholders(template: str) -> set[str]:
 
 EN: dict[str, str] = {
     # words used inside other messages
+    "spoken_tcp": "plain TCP",
+    "spoken_udp": "UDP",
+    "spoken_https": "HTTPS itself (TLS inside the container)",
+    "spoken_grpc": "gRPC",
     "kind_null": "null",
     "kind_boolean": "a boolean",
     "kind_number": "a number",
@@ -290,10 +294,6 @@ EN: dict[str, str] = {
     "cause_refused": "connection refused: nothing listens at that address and port",
     "cause_closed": "the provider closed the connection",
     "cause_network": "network error",
-    "spoken_udp": "UDP",
-    "spoken_https": "HTTPS itself (TLS inside the container)",
-    "spoken_grpc": "gRPC",
-    "spoken_tcp": "plain TCP",
     # errors (the `error` of a non-200 answer)
     "body_too_large": "The request body is larger than {max} bytes; shorten the pasted text.",
     "body_not_object": "The body must be a JSON object.",
@@ -340,9 +340,39 @@ EN: dict[str, str] = {
     "model_output_unreadable": (
         "The model's answer could not be read twice ({detail}); try again or rephrase the request."
     ),
+    # the rich form and the dialects (aiops.rich, aiops.dialects)
+    "form_unknown": "form {value} is not a form dialect; use one of: {known}",
+    "dialect_shape": "{name} is {kind}; use {shape}",
+    "dialect_quantity": "{name} {value} is not a Kubernetes quantity; write it like {example}",
+    "dialect_protocol": "protocol {value} is not one of {choices}",
+    "dialect_replicas_or_hpa": (
+        "quota gives both replicas and hpa; give replicas for a fixed number of instances or hpa "
+        "for autoscaling, not both"
+    ),
+    "rich_port_number": "port {value} is not a port; use a whole number from 1 to 65535",
+    "rich_ports_shape": (
+        'ports must be a list of at most {max} {{"port", "protocol", "public"}} objects'
+    ),
+    "rich_port_protocol": "protocol {value} is not one of {choices}",
+    "rich_port_public": "public {value} is not a boolean; use true or false",
+    "rich_port_twice": "port {port}/{transport} was given twice; the last one is kept",
+    "rich_ports_too_many": "{count} ports; at most {max} are allowed",
+    "rich_autoscaling_rule": (
+        'autoscaling must be null or {{"target": cpu, memory or gpu, "value": 1..100 (percent of '
+        'the limit), "min_replicas", "max_replicas"}} with 1 <= min_replicas <= max_replicas <= '
+        "{max}"
+    ),
+    "rich_registry_rule": (
+        "a private registry needs a non-empty username, password and server address"
+    ),
+    "rich_gpu_rule": 'gpu must be null or {{"vendor", "type" (the GPU model), "amount": 1..{max}}}',
 }
 
 ZH: dict[str, str] = {
+    "spoken_tcp": "纯 TCP",
+    "spoken_udp": "UDP 协议",
+    "spoken_https": "容器内自行终止的 HTTPS（TLS）",
+    "spoken_grpc": "gRPC 协议",
     "kind_null": "null",
     "kind_boolean": "布尔值",
     "kind_number": "数字",
@@ -481,10 +511,6 @@ ZH: dict[str, str] = {
     "cause_refused": "连接被拒绝：该地址和端口上没有服务在监听",
     "cause_closed": "服务商关闭了连接",
     "cause_network": "网络错误",
-    "spoken_udp": "UDP 协议",
-    "spoken_https": "容器内自带 TLS 的 HTTPS",
-    "spoken_grpc": "gRPC 协议",
-    "spoken_tcp": "纯 TCP",
     "body_too_large": "请求体超过 {max} 字节；请缩短粘贴的文本。",
     "body_not_object": "请求体必须是 JSON 对象。",
     "body_too_deep": "请求体嵌套过深。",
@@ -525,6 +551,27 @@ ZH: dict[str, str] = {
         "parent_message_id 不存在或已过期（或属于另一个密钥）；请不带它开始新会话。"
     ),
     "model_output_unreadable": "模型的回答两次都无法解析（{detail}）；请重试或换个说法。",
+    # 富表单与表单方言（aiops.rich、aiops.dialects）
+    "form_unknown": "form {value} 不是已知的表单方言；请使用：{known}",
+    "dialect_shape": "{name} 是{kind}；请使用{shape}",
+    "dialect_quantity": "{name} {value} 不是 Kubernetes 资源数量；请写成 {example} 这样的形式",
+    "dialect_protocol": "协议 {value} 不在 {choices} 之中",
+    "dialect_replicas_or_hpa": (
+        "quota 同时给了 replicas 和 hpa；固定实例数请给 replicas，弹性伸缩请给 hpa，只能二选一"
+    ),
+    "rich_port_number": "端口 {value} 不是有效端口；请使用 1 到 65535 之间的整数",
+    "rich_ports_shape": 'ports 必须是最多 {max} 个 {{"port", "protocol", "public"}} 对象组成的列表',
+    "rich_port_protocol": "协议 {value} 不在 {choices} 之中",
+    "rich_port_public": "public {value} 不是布尔值；请使用 true 或 false",
+    "rich_port_twice": "端口 {port}/{transport} 给了两次；保留最后一个",
+    "rich_ports_too_many": "共 {count} 个端口；最多允许 {max} 个",
+    "rich_autoscaling_rule": (
+        'autoscaling 必须是 null 或 {{"target": cpu、memory 或 gpu, '
+        '"value": 1..100（占上限的百分比）, "min_replicas", "max_replicas"}}，'
+        "且 1 <= min_replicas <= max_replicas <= {max}"
+    ),
+    "rich_registry_rule": "私有镜像仓库需要非空的用户名、密码和服务器地址",
+    "rich_gpu_rule": 'gpu 必须是 null 或 {{"vendor", "type"（GPU 型号）, "amount": 1..{max}}}',
 }
 
 TABLES: dict[Lang, dict[str, str]] = {"en": EN, "zh": ZH}

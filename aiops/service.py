@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aiops import bounds, catalog, instant, llm, prompt, secret_values
+from aiops import bounds, catalog, dialects, instant, llm, prompt, rich, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.messages import Lang, language, text
@@ -128,17 +130,32 @@ def load_history(
     return parent
 
 
-def apply_reply(reply: ModelReply, base: dict[str, Any], limits: Limits) -> Outcome:
+def choose_dialect(name: str | None) -> dialects.Dialect:
+    try:
+        return dialects.get(name)
+    except dialects.UnknownDialect as unknown:
+        raise ApiError(
+            "invalid_request", text("form_unknown", value=repr(name), known=str(unknown)), "form"
+        ) from None
+
+
+def apply_reply(
+    reply: ModelReply,
+    base: dict[str, Any],
+    limits: Limits,
+    fields: Collection[str] = FIELDS,
+    normaliser: Callable[..., Normalised] = normalise,
+) -> Outcome:
     """Merge the model's changes into `base` and normalise; failing fields keep base's values."""
     changes = dict(reply.changes)
     warnings: list[Notice] = []
     if reply.shape == "wrapper":
         changes = {k: v for k, v in changes.items() if v is not None}
-    for key in [k for k in changes if k not in FIELDS]:
+    for key in [k for k in changes if k not in fields]:
         if key not in base or base[key] != changes[key]:
             warnings.append(Notice(key, "unknown_field_ignored", text("unknown_field")))
         del changes[key]
-    merged = normalise({**base, **changes}, limits, previous=base)
+    merged = normaliser({**base, **changes}, limits, previous=base)
     return Outcome(
         form=merged.form,
         warnings=warnings + merged.warnings,
@@ -173,6 +190,12 @@ def _dedupe(notices: list[Notice]) -> list[Notice]:
     return list(dict.fromkeys(notices))
 
 
+def _rich_port(port: catalog.Port) -> dict[str, Any]:
+    """A catalogue port in the rich form: public only when it is the image's web UI."""
+    protocol = port.application if port.application in rich.WEB_PROTOCOLS else port.protocol
+    return {"port": port.number, "protocol": protocol, "public": port.web_ui and port.http}
+
+
 def default_reply(user_input: str, changes: dict[str, Any]) -> str:
     chinese = bool(_CJK.search(user_input))
     names = "、".join(changes) if chinese else ", ".join(changes)
@@ -198,7 +221,12 @@ class Generation:
         self.api_key = api_key
         self.settings = settings
         self.store = store
-        self.limits = Limits.from_settings(settings)
+        self.dialect = choose_dialect(request.form)
+        self.rich_form = self.dialect.name != dialects.DEFAULT
+        self.limits = self.dialect.limits(Limits.from_settings(settings))
+        self.context = dialects.Context(domain=settings.launchpad_domain)
+        self.carry: dict[str, Any] = {}  # what the dialect's document keeps beyond the rich form
+        self.page_carry: dict[str, Any] = {}  # the same, of the page's form
         self.trace = Trace()
         budget = settings.request_deadline_s
         self.deadline = time.monotonic() + budget if budget is not None else None
@@ -207,7 +235,7 @@ class Generation:
     def run(self) -> GenAnswer:
         request = self.request
         model = self.trace.model = choose_model(request.model, self.settings)
-        current = current_form(request.params, self.limits)  # 1. the form as it stands
+        current = self.current_form()  # 1. the form as it stands
         current.warnings[:0] = self.key_warnings()
         key_hash = hash_key(self.api_key)
         parent = load_history(request, key_hash, self.store, self.settings)  # 2. history
@@ -219,23 +247,25 @@ class Generation:
             outcome = self.ask(messages, current.form, model)  # 4.-5. ask, merge, re-ask once
         else:
             model = self.trace.model = instant.MODEL
+        form = self.with_catalog_ports(outcome.form, current.form)
         form, generated = secret_values.replace_weak_secrets(  # 6. secrets
-            outcome.form, current.form, request.user_input
+            form, current.form, request.user_input
         )
         # The page's own warnings only on fields the answer kept: a note that `nginx` has no tag
         # is wrong once the answer's image is `mysql:8.4` (its own warnings come from outcome).
         replaced = set(changed_fields(current.form, form))
         still_true = [w for w in current.warnings if _top_field(w.field) not in replaced]
         warnings = still_true + outcome.warnings + generated + self.catalog_warnings(form)
-        # Against what the page sent (a field it did not send: against its default), so that
-        # a value the service normalised ("500Mi" → "512M") is a change too.
-        sent = {k: v for k, v in request.params.items() if k in FIELDS}
-        changes = changed_fields({**current.form, **sent}, form)
+        document, changes = self.answer_document(current.form, form)
+        # The history (what the model sees on later turns) is in the form the model works in.
+        told = changed_fields(current.form, form) if self.rich_form else changes
         reply = outcome.reply or default_reply(request.user_input, changes)
-        turn = self.new_turn(parent, key_hash, current.form, form, changes, reply, model)
+        turn = self.new_turn(parent, key_hash, current.form, form, told, reply, model)
         warnings += self.saved(turn)  # 7. save, answer
+        if self.rich_form:
+            warnings = [dialects.renamed(w, self.dialect.renames) for w in warnings]
         return GenAnswer(
-            GenParamsStr=dumps_form(form),
+            GenParamsStr=dumps_form(document),
             MessageId=turn.id,
             Changes=changes,
             Reply=reply,
@@ -250,20 +280,73 @@ class Generation:
 
     def instant(self, form: dict[str, Any], parent: Turn | None) -> Outcome | None:
         """The outcome of an exact edit made without a model (README "Instant edits"), merged
-        and normalised like a model's answer; None: the model's to answer."""
+        and normalised like a model's answer; None: the model's to answer. In a rich dialect
+        the edit is recognised on the form's flat view and applied to its main port."""
         said = self.request.user_input
         pasted_key = len(self.api_key) >= secret_values.KEY_MIN_LENGTH and self.api_key in said
         if not self.settings.instant_edits or pasted_key:
             return None
         last = parent.changes if parent else None
-        changes = instant.propose(said, form, self.limits, last)
+        flat = rich.to_flat(form) if self.rich_form else form
+        changes = instant.propose(said, flat, self.limits, last)
         if changes is None:
             return None
-        outcome = apply_reply(ModelReply(changes, "", [], "wrapper"), form, self.limits)
+        if self.rich_form:
+            changes = rich.changes_from_flat(changes, form)
+        outcome = self.apply(ModelReply(changes, "", [], "wrapper"), form)
         if outcome.errors:
             return None
-        outcome.reply = instant.describe(form, outcome.form, said)
+        after = rich.to_flat(outcome.form) if self.rich_form else outcome.form
+        outcome.reply = instant.describe(flat, after, said)
         return outcome
+
+    def current_form(self) -> Normalised:
+        """The page's form in the form the model works in: flat for the `aiops` dialect, else
+        the rich form read from the dialect's document (its carry kept for the answer)."""
+        params = self.request.params
+        if not self.rich_form:
+            return current_form(params, self.limits)
+        reading = self.dialect.read(params)
+        current = rich.normalise(reading.values, self.limits)
+        errors = reading.errors + [
+            dialects.renamed(e, self.dialect.renames) for e in current.errors
+        ]
+        if errors:
+            first = errors[0]
+            raise ApiError(
+                "invalid_request",
+                text("params_invalid", field=first.field, reason=first.text),
+                f"params.{first.field}",
+            )
+        self.carry = reading.carry
+        self.page_carry = copy.deepcopy(reading.carry)
+        return current
+
+    def answer_document(
+        self, before: dict[str, Any], form: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The answer's form in the request's dialect, and its changes against what the page
+        sent (a field it did not send: against its default), so that a value the service
+        normalised ("500Mi" → "512M") is a change too."""
+        fields = self.dialect.fields
+        sent = {k: v for k, v in self.request.params.items() if k in fields}
+        if not self.rich_form:
+            return form, changed_fields({**before, **sent}, form)
+        document = self.dialect.write(form, self.carry, self.context)
+        page = self.dialect.write(before, self.page_carry, self.context)
+        return document, changed_fields({**page, **sent}, document)
+
+    def with_catalog_ports(self, form: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        """A new image of the catalogue whose ports the model left as they were gets every port
+        the image serves, only its web UI public (rich dialects only)."""
+        if not self.rich_form or form["image_name"] == before["image_name"]:
+            return form
+        if form["ports"] != before["ports"]:
+            return form
+        entry = catalog.get_catalog().for_image(form["image_name"])
+        if entry is None:
+            return form
+        return {**form, "ports": [_rich_port(port) for port in entry.ports]}
 
     def recent(self, parent: Turn | None) -> list[Exchange]:
         """The last AIOPS_HISTORY_TURNS exchanges of the branch, oldest first."""
@@ -279,6 +362,9 @@ class Generation:
         forms = [form] + ([parent.form_after] if parent else [])
         changes = [turn.changes for turn in history]
         known = secret_values.known_secrets(forms, changes)
+        found = [v for f in forms for v in rich.secrets_of(f)]
+        found = [v for v in found if len(v) >= secret_values.MASK_MIN_LENGTH]
+        known = sorted({*known, *found}, key=len, reverse=True)
         if len(self.api_key) >= secret_values.KEY_MIN_LENGTH:
             known = sorted({*known, self.api_key}, key=len, reverse=True)
         # The key is revealed only where the user pasted it into this request's form: stored
@@ -297,12 +383,29 @@ class Generation:
             user_input=text,
             history=history,
             facts=catalog.facts_for_prompt(entries),
+            rich_form=self.rich_form,
         )
 
-    @staticmethod
-    def catalog_warnings(form: dict[str, Any]) -> list[Notice]:
+    def catalog_warnings(self, form: dict[str, Any]) -> list[Notice]:
         entry = catalog.get_catalog().for_image(form["image_name"])
-        return catalog.check_form(form, entry) if entry is not None else []
+        if entry is None:
+            return []
+        if not self.rich_form:
+            return catalog.check_form(form, entry)
+        # The checks read the flat form: its port is the rich port on the image's main port
+        # (else the first), public there only through a domain (a NodePort reaches TCP).
+        ports = form["ports"]
+        index = next((i for i, p in enumerate(ports) if p["port"] == entry.main_port.number), 0)
+        flat_form = rich.to_flat(form)
+        if ports:
+            port = ports[index]
+            flat_form["container_port"] = port["port"]
+            flat_form["public_access"] = port["public"] and port["protocol"] in rich.WEB_PROTOCOLS
+        flat_names = {"container_port": f"ports[{index}].port", "public_access": f"ports[{index}]"}
+        return [
+            Notice(flat_names.get(n.field, n.field), n.code, n.text)
+            for n in catalog.check_form(flat_form, entry)
+        ]
 
     def saved(self, turn: Turn) -> list[Notice]:
         """Save the turn; a store that is down costs the conversation, never the answer."""
@@ -333,7 +436,9 @@ class Generation:
                 self.mask.hide_messages(messages),
                 api_key=self.api_key,
                 model=model,
-                schema=prompt.answer_schema(self.limits),
+                schema=(prompt.rich_answer_schema if self.rich_form else prompt.answer_schema)(
+                    self.limits
+                ),
                 base_url=self.settings.openai_base_url,
                 timeout_s=self.settings.llm_timeout_s,
                 max_retries=self.settings.llm_max_retries,
@@ -399,7 +504,8 @@ class Generation:
     def read(self, text: str) -> ModelReply:
         """The model's answer, parsed and bounded; placeholders in Reply and Questions are
         `[secret]`, those in the changes are revealed by `merged` where they belong."""
-        reply = parse_reply(text, FIELDS)
+        fields = (*rich.FIELDS, *self.dialect.fields) if self.rich_form else FIELDS
+        reply = parse_reply(text, fields)
         problem = bounds.first_problem(reply.changes, "changes")
         if problem is not None:
             where, what = problem
@@ -417,11 +523,46 @@ class Generation:
         )
 
     def merged(self, reply: ModelReply, base: dict[str, Any]) -> Outcome:
-        """`apply_reply`, then the masked secrets revealed only in the places they came from."""
-        outcome = apply_reply(reply, base, self.limits)
+        """`apply`, then the masked secrets revealed only in the places they came from."""
+        outcome = self.apply(reply, base)
         outcome.form, misplaced = self.mask.reveal_form(outcome.form, base)
         outcome.warnings += misplaced
         return outcome
+
+    def apply(self, reply: ModelReply, base: dict[str, Any]) -> Outcome:
+        """The model's answer merged into `base`, in the form the model works in."""
+        if not self.rich_form:
+            return apply_reply(reply, base, self.limits)
+        changes = reply.changes
+        if reply.shape == "wrapper":  # null there means "unchanged"
+            changes = {k: v for k, v in changes.items() if v is not None}
+        changes, errors = self.from_dialect(changes, base)
+        outcome = apply_reply(
+            replace(reply, changes=changes), base, self.limits, rich.FIELDS, rich.normalise
+        )
+        outcome.errors[:0] = errors
+        return outcome
+
+    def from_dialect(
+        self, changes: dict[str, Any], base: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[Notice]]:
+        """Changes written in the request's dialect (a model mirroring the form it was shown)
+        as rich changes: the dialect's fields are read over the current document. An answer
+        with any field only the dialect has is read in the dialect; others in the rich form."""
+        fields = self.dialect.fields
+        if not any(key in fields and key not in rich.FIELDS for key in changes):
+            return changes, []
+        own = {key: value for key, value in changes.items() if key in fields}
+        document = self.dialect.write(base, self.carry, self.context)
+        reading = self.dialect.read(self.dialect.overlay(document, own))
+        self.carry = reading.carry
+        renames = self.dialect.renames
+        converted = {
+            name: value for name, value in reading.values.items() if renames.get(name, name) in own
+        }
+        rest = {key: value for key, value in changes.items() if key not in own}
+        errors = [e for e in reading.errors if _top_field(e.field) in own]
+        return {**converted, **rest}, errors
 
     @staticmethod
     def settle(outcome: Outcome) -> Outcome:

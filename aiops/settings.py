@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     max_instances: int = Field(default=Limits.max_instances, ge=1, le=1000)
     max_storage_gi: int = Field(default=Limits.max_storage_gi, ge=1, le=100_000)
     app_name_max: int = Field(default=Limits.app_name_max, ge=1, le=63)
+    # The domain of a new public port in the launchpad dialect when the page's form has no
+    # network with a domain (the cluster's cloud.domain, e.g. "cloud.sealos.io").
+    launchpad_domain: str = Field(default="", max_length=253)
 
     @field_validator(
         "allowed_models", "cors_origins", "cpu_choices", "memory_choices", mode="before"
