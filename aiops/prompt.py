@@ -14,10 +14,21 @@ import re
 import secrets
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from aiops.form import FIELDS, Limits, Notice
-from aiops.store import Exchange
+
+
+class Exchange(Protocol):
+    """One earlier turn as the model sees it (aiops.store.Exchange has this shape)."""
+
+    @property
+    def user_input(self) -> str: ...
+    @property
+    def changes(self) -> dict[str, Any]: ...
+    @property
+    def reply(self) -> str: ...
+
 
 # A history turn shows at most this much of what the user said: pasted docs can be long.
 HISTORY_INPUT_CHARS = 300

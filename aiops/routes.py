@@ -1,6 +1,8 @@
 """The HTTP contract shared by every entry point (functions-framework, Lambda): routing on
 method and path, the body limit, CORS, request validation, key resolution, and turning errors
-into JSON answers. The entry points in handler.py only translate their platform's shapes.
+into JSON answers; and what both entry points do once per process (`start`). The entry points
+(handler.py for functions-framework, aiops/aws.py for AWS Lambda) only translate their
+platform's shapes.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aiops import bounds, logs, page
+from aiops import bounds, logs, page, service
 from aiops.api import ApiError, GenRequest
 from aiops.messages import Lang, language, text
 from aiops.service import Generation
-from aiops.settings import Settings, get_settings
+from aiops.settings import Settings, SettingsError, get_settings
 from aiops.store import get_store
 
 log = logging.getLogger("aiops.request")
@@ -48,6 +50,28 @@ class Request:
     headers: Mapping[str, str]  # keys lower-case
     body: bytes | None  # None: larger than the limit, not read
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def start(served_at: tuple[str, int] | None = None, function_name: str | None = None) -> None:
+    """Settings, logs, warm caches, one line saying where it serves. A bad setting stops the
+    start with one JSON line naming the variable (no traceback) and exit status 2."""
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        logs.configure()
+        logging.getLogger("aiops.start").critical(str(error))
+        raise SystemExit(2) from None
+    logs.configure(settings.log_level)
+    service.warm_up(settings)
+    logs.log_start(served_at, function_name)
+
+
+def request_id(headers: Mapping[str, str], fallback: str | None = None) -> str:
+    """The caller's (or the platform's) id, as printable ASCII of at most 64 characters: it is
+    echoed in a header, so nothing else of it is kept."""
+    given = headers.get("x-request-id") or headers.get("x-cloud-trace-context", "").split("/")[0]
+    given = "".join(char for char in given if "!" <= char <= "~")
+    return (given or fallback or uuid.uuid4().hex)[:64]
 
 
 # What the page's script may read of an answer besides the simple headers.

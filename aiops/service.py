@@ -198,7 +198,7 @@ class Generation:
         self.api_key = api_key
         self.settings = settings
         self.store = store
-        self.limits = Limits.from_settings(settings)
+        self.limits = settings.limits()
         self.trace = Trace()
         budget = settings.request_deadline_s
         self.deadline = time.monotonic() + budget if budget is not None else None

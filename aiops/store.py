@@ -483,12 +483,8 @@ _clients: dict[str, MongoClient] = {}
 _registry_lock = threading.Lock()
 
 
-def get_store(settings: Settings | None = None) -> Store:
+def get_store(settings: Settings) -> Store:
     """The process-wide store for these settings, created on first use and then reused."""
-    if settings is None:
-        from aiops.settings import get_settings
-
-        settings = get_settings()
     uri = settings.mongodb_uri or None
     key = (uri, settings.mongodb_db if uri else "")
     return _once(_stores, key, lambda: new_store(settings))

@@ -245,6 +245,7 @@ def test_allowed_model_is_used(client: Any, model: Any, monkeypatch: pytest.Monk
 def test_a_key_pasted_into_the_request_is_hidden_from_the_model_and_the_store(
     client: Any, model: Any
 ) -> None:
+    from aiops.settings import get_settings
     from aiops.store import get_store, hash_key
 
     params = {**FORM, "environment": [{"name": "OPENAI_API_KEY", "value": FAKE_KEY}]}
@@ -266,7 +267,7 @@ def test_a_key_pasted_into_the_request_is_hidden_from_the_model_and_the_store(
     assert json.loads(answer["GenParamsStr"])["environment"][0]["value"] == FAKE_KEY
     assert {"user_input", "params"} <= {w["field"] for w in answer["Warnings"]}
     # ...but the saved turn does not hold it.
-    turn = get_store().load(answer["MessageId"], hash_key(FAKE_KEY))
+    turn = get_store(get_settings()).load(answer["MessageId"], hash_key(FAKE_KEY))
     assert turn is not None and FAKE_KEY not in repr(turn)
 
 
