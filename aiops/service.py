@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiops import bounds, catalog, instant, llm, prompt, secret_values
+from aiops import bounds, catalog, clock, instant, llm, prompt, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.messages import Lang, language, text
@@ -201,7 +200,7 @@ class Generation:
         self.limits = settings.limits()
         self.trace = Trace()
         budget = settings.request_deadline_s
-        self.deadline = time.monotonic() + budget if budget is not None else None
+        self.deadline = clock.now() + budget if budget is not None else None
         self.mask = secret_values.Mask(())
 
     def run(self) -> GenAnswer:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.app import FAKE_KEY, START_FORM
+from tests.fixtures.clock import SteppedClock
 from tests.fixtures.model_server import Scripted
 
 FORM = START_FORM
@@ -278,15 +279,26 @@ def test_an_enormous_reply_is_cut_to_size(client: Any, model: Any) -> None:
     assert len(answer["Questions"]) == 10
 
 
+def _taking(clock: SteppedClock, seconds: float, *answers: str) -> Any:
+    """A model whose every answer takes `seconds` on the service's deadline clock."""
+    queue = list(answers)
+
+    def answer(_body: dict[str, Any]) -> Scripted:
+        clock.advance(seconds)
+        return Scripted(content=queue.pop(0))
+
+    return answer
+
+
 def test_the_request_deadline_keeps_a_usable_first_answer(
-    client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, model: Any, clock: SteppedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.fixtures.app import reset_caches
 
     monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
     reset_caches()
     bad_port = json.dumps({"changes": {"memory": "128M", "container_port": 0}})
-    model.reply(Scripted(content=bad_port, delay_s=0.8), GOOD_ANSWER)
+    model.responder = _taking(clock, 0.8, bad_port, GOOD_ANSWER)  # 0.7 s left: no re-ask
     response = post(client, body())
     assert response.status_code == 200
     form = json.loads(response.get_json()["GenParamsStr"])
@@ -295,14 +307,29 @@ def test_the_request_deadline_keeps_a_usable_first_answer(
 
 
 def test_the_request_deadline_answers_504_when_nothing_usable_came(
-    client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, model: Any, clock: SteppedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.fixtures.app import reset_caches
 
     monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
     reset_caches()
-    model.reply(Scripted(content="no json here", delay_s=0.8), GOOD_ANSWER)
+    model.responder = _taking(clock, 0.8, "no json here", GOOD_ANSWER)
     assert_error(post(client, body()), 504, "upstream_timeout")
+    assert len(model.requests) == 1
+
+
+def test_the_request_deadline_leaves_room_for_the_re_ask(
+    client: Any, model: Any, clock: SteppedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same answers as above, taking 0.4 s each: 1.1 s is left, so the re-ask is made."""
+    from tests.fixtures.app import reset_caches
+
+    monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
+    reset_caches()
+    model.responder = _taking(clock, 0.4, "no json here", GOOD_ANSWER)
+    response = post(client, body())
+    assert response.status_code == 200
+    assert len(model.requests) == 2
 
 
 @pytest.mark.parametrize(
