@@ -68,7 +68,8 @@ operation timeout) set, pymongo gives server selection what remains of timeoutMS
 serverSelectionTimeoutMS: a call to a down store fails after ~3 s."""
 
 OPERATION_TIMEOUT_S = 3.0
-"""The deadline of one store call as a whole (index creation on first use included)."""
+"""The deadline of one store call as a whole (index creation on first use included); a
+`timeoutMS` written in MONGODB_URI sets it instead (`operation_timeout_s`)."""
 
 _INDEX_CONFLICT_CODES = frozenset({85, 86})  # IndexOptionsConflict, IndexKeySpecsConflict
 _CREDENTIALS = re.compile(r"(?<=://)[^@/\s]+@")
@@ -280,6 +281,15 @@ def uri_option_names(uri: str) -> set[str]:
     """The lower-cased names of the options written in a MongoDB URI's query string."""
     query = uri.partition("?")[2]
     return {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
+
+
+def operation_timeout_s(uri: str) -> float:
+    """The deadline of one store call: the URI's `timeoutMS` when it sets one, else ours."""
+    query = uri.partition("?")[2]
+    given = [value for name, value in parse_qsl(query) if name.lower() == "timeoutms"]
+    if given and given[-1].isdigit() and int(given[-1]) > 0:
+        return int(given[-1]) / 1000
+    return OPERATION_TIMEOUT_S
 
 
 def client_options(uri: str) -> dict[str, Any]:
@@ -495,7 +505,12 @@ def new_store(settings: Settings) -> Store:
     uri = settings.mongodb_uri
     ttl_days = settings.history_ttl_days
     if uri:
-        return MongoStore(lambda: shared_client(uri), settings.mongodb_db, ttl_days)
+        return MongoStore(
+            lambda: shared_client(uri),
+            settings.mongodb_db,
+            ttl_days,
+            operation_timeout_s=operation_timeout_s(uri),
+        )
     log.warning(MEMORY_STORE_WARNING)
     return MemoryStore(max_turns=MEMORY_STORE_MAX_TURNS, ttl=timedelta(days=ttl_days))
 
