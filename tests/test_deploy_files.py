@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+pytestmark = pytest.mark.slow  # builds or packages: left out of the edit loop (-m "not slow")
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECK = ROOT / "scripts" / "check_deploy.sh"
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
