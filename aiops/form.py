@@ -1,4 +1,4 @@
-"""The deploy form (SPEC §2): its fields, normalisation, validation and diff."""
+"""The deploy form (README "The API"): its fields, normalisation, validation and diff."""
 
 from __future__ import annotations
 

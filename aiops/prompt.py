@@ -1,4 +1,4 @@
-"""The messages sent to the model (SPEC §3 step 3), in this order:
+"""The messages sent to the model (README "How a request is served"), in this order:
 
 1. the static instructions (role, the form's schema and allowed values, the output contract):
    one unchanging prefix per deployment, so that providers can cache it;

@@ -1,4 +1,5 @@
-"""One generation, start to end (SPEC §3): the only place that knows the order of the steps."""
+"""One generation, start to end (README "How a request is served"): the only place that knows
+the order of the steps."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The conversation store (SPEC §6): the interface the service uses, and its implementations.
+"""The conversation store (README "Conversations"): the interface the service uses, and its
+implementations.
 
 A turn is one record. It carries the ids of its ancestors and the compact exchanges of its
 branch (both bounded), so that loading a conversation's history is a single read of the parent
