@@ -10,7 +10,7 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements.txt requirements-lambda.txt /tmp/
 # Wheels only: every dependency ships them for linux x86_64 and aarch64, so no compiler is needed.
 RUN /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements.txt
 

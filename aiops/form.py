@@ -1,4 +1,4 @@
-"""The deploy form (SPEC §2): its fields, normalisation, validation and diff."""
+"""The deploy form (README "The API"): its fields, normalisation, validation and diff."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ import shlex
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiops.messages import INVALID_VALUE, NOTICE_CODES, Lang, Text, render, text
-
-if TYPE_CHECKING:
-    from aiops.settings import Settings
 
 FIELDS: tuple[str, ...] = (
     "app_name",
@@ -58,7 +55,8 @@ class Notice:
 
 @dataclass(frozen=True)
 class Limits:
-    """The platform's allowed values: SPEC §2 defaults, changed per deployment by settings (§5)."""
+    """The platform's allowed values: the README's defaults, changed per deployment by settings
+    (`Settings.limits()`, README "Settings")."""
 
     cpu_choices: tuple[float, ...] = (0.1, 0.2, 0.5, 1, 2, 3, 4, 8)
     memory_choices: tuple[str, ...] = ("64M", "128M", "256M", "512M", "1G", "2G", "4G", "8G", "16G")
@@ -69,17 +67,6 @@ class Limits:
     max_configmap: int = 20  # config files
     max_storage_items: int = 20  # volumes
     max_text_chars: int = 16384  # any one string in the form: a value, a file, a command
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        """The limits a deployment configured (`AIOPS_CPU_CHOICES` and friends)."""
-        return cls(
-            cpu_choices=tuple(_whole_as_int(choice) for choice in settings.cpu_choices),
-            memory_choices=tuple(settings.memory_choices),
-            max_instances=settings.max_instances,
-            max_storage_gi=settings.max_storage_gi,
-            app_name_max=settings.app_name_max,
-        )
 
 
 @dataclass

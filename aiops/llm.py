@@ -21,7 +21,7 @@ import httpx2
 import openai
 from openai import OpenAI
 
-from aiops import transport
+from aiops import clock, transport
 from aiops.api import Usage
 from aiops.messages import Text, text
 from aiops.provider_errors import RETRYABLE, Failure, classify, retry_after_s, signals_of
@@ -150,7 +150,7 @@ def complete(
 ) -> Completion:
     """Ask the model once, stepping down the format ladder only when the provider rejects the
     response format, with bounded transport retries. Each HTTP call ends within `timeout_s` of
-    wall-clock time, and all of them by `deadline` (a time.monotonic() value)."""
+    wall-clock time, and all of them by `deadline` (an aiops.clock.now() value)."""
     base = base_url or DEFAULT_BASE_URL
     call = _Call(
         client(base).with_options(api_key=api_key),
@@ -195,7 +195,7 @@ class _Budget:
 
     def call_deadline(self) -> float:
         """When the next HTTP call must end; none starts with less than a second left."""
-        now = time.monotonic()
+        now = clock.now()
         if self.deadline is None:
             return now + self.timeout_s
         if self.deadline - now < 1:
@@ -249,7 +249,7 @@ def _one_call(call: _Call, mode: Format) -> Completion:
 
 
 def _timeout(budget: _Budget) -> ModelError:
-    if budget.deadline is not None and budget.deadline - time.monotonic() < 1:
+    if budget.deadline is not None and budget.deadline - clock.now() < 1:
         return ModelError(Failure.TIMEOUT, text("model_budget_spent"))
     return ModelError(Failure.TIMEOUT, text("model_timeout", seconds=f"{budget.timeout_s:g}"))
 

@@ -15,9 +15,6 @@ import string
 from dataclasses import dataclass
 from typing import Literal, Union
 
-from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import parse_accept_header
-
 Lang = Literal["en", "zh"]
 LANGUAGES: tuple[Lang, ...] = ("en", "zh")
 
@@ -87,12 +84,32 @@ def is_chinese(user_input: str | None) -> bool:
     return user_input is not None and _CJK.search(user_input) is not None
 
 
+_Q_VALUE = re.compile(r"-?\d+(\.\d+)?")
+
+
+def ranked_languages(accept_language: str | None) -> list[str]:
+    """An Accept-Language header's tags, most preferred first (RFC 9110, as werkzeug ranks
+    them: highest q first, header order on a tie, `*` last); tags with q=0 or a q that is not
+    a number from 0 to 1 are left out."""
+    ranked: list[tuple[bool, float, str]] = []
+    for item in (accept_language or "")[:1000].split(","):
+        tag, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                value = value.strip()
+                quality = float(value) if _Q_VALUE.fullmatch(value) else -1.0
+        if tag and 0 < quality <= 1:
+            ranked.append((tag != "*", quality, tag))
+    ranked.sort(key=lambda entry: entry[:2], reverse=True)  # stable: header order on a tie
+    return [tag for _, _, tag in ranked]
+
+
 def prefers_chinese(accept_language: str | None) -> bool:
-    """Whether an Accept-Language header ranks `zh` (any region or script) above English, with
-    q-values honoured (werkzeug's parser: highest q first, header order on a tie); languages
-    we have no texts for are skipped."""
-    ranked = parse_accept_header((accept_language or "")[:1000], LanguageAccept)
-    for value, _quality in ranked:  # only q > 0
+    """Whether an Accept-Language header ranks `zh` (any region or script) above English;
+    languages we have no texts for are skipped."""
+    for value in ranked_languages(accept_language):
         primary = value.split("-", 1)[0].split("_", 1)[0].lower()
         if primary in LANGUAGES:
             return primary == "zh"

@@ -1,4 +1,4 @@
-"""The messages sent to the model (SPEC §3 step 3), in this order:
+"""The messages sent to the model (README "How a request is served"), in this order:
 
 1. the static instructions (role, the form's schema and allowed values, the output contract):
    one unchanging prefix per deployment, so that providers can cache it;
@@ -14,11 +14,22 @@ import re
 import secrets
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from aiops import rich
 from aiops.form import FIELDS, Limits, Notice
-from aiops.store import Exchange
+
+
+class Exchange(Protocol):
+    """One earlier turn as the model sees it (aiops.store.Exchange has this shape)."""
+
+    @property
+    def user_input(self) -> str: ...
+    @property
+    def changes(self) -> dict[str, Any]: ...
+    @property
+    def reply(self) -> str: ...
+
 
 # A history turn shows at most this much of what the user said: pasted docs can be long.
 HISTORY_INPUT_CHARS = 300

@@ -1,4 +1,5 @@
-"""Reading the model's answer (SPEC §3 step 4): one JSON object, found and repaired tolerantly.
+"""Reading the model's answer (README "How a request is served"): one JSON object, found and
+repaired tolerantly.
 
 The model is asked for `{"changes": {...}, "reply": "...", "questions": [...]}`. What comes back
 may be that, or a bare (full or partial) form object, wrapped in code fences, `<think>` reasoning

@@ -1,6 +1,8 @@
 """The HTTP contract shared by every entry point (functions-framework, Lambda): routing on
 method and path, the body limit, CORS, request validation, key resolution, and turning errors
-into JSON answers. The entry points in handler.py only translate their platform's shapes.
+into JSON answers; and what both entry points do once per process (`start`). The entry points
+(handler.py for functions-framework, aiops/aws.py for AWS Lambda) only translate their
+platform's shapes.
 """
 
 from __future__ import annotations
@@ -10,17 +12,17 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from aiops import bounds, logs, page
+from aiops import bounds, logs, page, service
 from aiops.api import ApiError, GenRequest
 from aiops.messages import Lang, language, text
 from aiops.service import Generation
-from aiops.settings import Settings, get_settings
+from aiops.settings import Settings, SettingsError, get_settings
 from aiops.store import get_store
 
 log = logging.getLogger("aiops.request")
@@ -48,6 +50,28 @@ class Request:
     headers: Mapping[str, str]  # keys lower-case
     body: bytes | None  # None: larger than the limit, not read
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def start(served_at: tuple[str, int] | None = None, function_name: str | None = None) -> None:
+    """Settings, logs, warm caches, one line saying where it serves. A bad setting stops the
+    start with one JSON line naming the variable (no traceback) and exit status 2."""
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        logs.configure()
+        logging.getLogger("aiops.start").critical(str(error))
+        raise SystemExit(2) from None
+    logs.configure(settings.log_level)
+    service.warm_up(settings)
+    logs.log_start(served_at, function_name)
+
+
+def request_id(headers: Mapping[str, str], fallback: str | None = None) -> str:
+    """The caller's (or the platform's) id, as printable ASCII of at most 64 characters: it is
+    echoed in a header, so nothing else of it is kept."""
+    given = headers.get("x-request-id") or headers.get("x-cloud-trace-context", "").split("/")[0]
+    given = "".join(char for char in given if "!" <= char <= "~")
+    return (given or fallback or uuid.uuid4().hex)[:64]
 
 
 # What the page's script may read of an answer besides the simple headers.
@@ -228,53 +252,111 @@ def not_allowed(method: str, path: str) -> ApiError:
     )
 
 
+# --- the routing table -------------------------------------------------------------------------
+
+Handler = Callable[[Request, Settings, dict[str, Any]], Response]
+
+
+def preflight(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
+    """A browser's CORS preflight, on any path (the origin headers are added by `respond`)."""
+    return Response(
+        204,
+        headers={
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Authorization",
+            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+        },
+    )
+
+
+def health(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
+    return json_response(200, {"status": "ok"})
+
+
+def page_file(path: str) -> Handler:
+    return lambda request, settings, facts: page_response(path)
+
+
+def routes() -> dict[str, dict[str, Handler]]:
+    """Path (without a trailing slash) → method → handler."""
+    table: dict[str, dict[str, Handler]] = {"/healthz": {"GET": health, "HEAD": health}}
+    for path in page.PATHS:
+        table[path] = {"GET": page_file(path), "HEAD": page_file(path)}
+    for path in GEN_PATHS:
+        table.setdefault(path, {})["POST"] = generate
+    return table
+
+
+ROUTES = routes()
+
+
+def refusal(method: str, path: str) -> ApiError:
+    """Why a method and path that the table does not hold are not served."""
+    if path == "/healthz":
+        return ApiError(
+            "method_not_allowed", text("healthz_method", method=method), allow="GET, HEAD, OPTIONS"
+        )
+    if method != "POST" or path == "/aiops-client.js":
+        return not_allowed(method, path)
+    return ApiError("not_found", text("no_such_endpoint", path=repr(path)))
+
+
 def route(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
     method, path = request.method.upper(), request.path.rstrip("/") or "/"
     if method == "OPTIONS":
-        return Response(
-            204,
-            headers={
-                "Access-Control-Allow-Methods": "POST, OPTIONS",
-                "Access-Control-Allow-Headers": "Content-Type, Authorization",
-                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
-            },
-        )
-    if path == "/healthz":
-        if method in ("GET", "HEAD"):
-            return json_response(200, {"status": "ok"})
-        raise ApiError(
-            "method_not_allowed", text("healthz_method", method=method), allow="GET, HEAD, OPTIONS"
-        )
-    if path in page.PATHS and method in ("GET", "HEAD"):
-        return page_response(path)
-    if method != "POST" or path == "/aiops-client.js":
-        raise not_allowed(method, path)
-    if path not in GEN_PATHS:
-        raise ApiError("not_found", text("no_such_endpoint", path=repr(path)))
-    return generate(request, settings, facts)
+        return preflight(request, settings, facts)
+    handler = ROUTES.get(path, {}).get(method)
+    if handler is None:
+        raise refusal(method, path)
+    return handler(request, settings, facts)
+
+
+# --- around every request: errors as JSON, the shared headers, the log line ------------------
 
 
 def respond(request: Request) -> Response:
     """Serve one HTTP request; never raises, never answers with a stack trace."""
     started = time.perf_counter()
     settings = get_settings()
-    facts: dict[str, Any] = {}
-    fault: BaseException | None = None  # logged with its traceback on the request line
+    facts: dict[str, Any] = {}  # what the request's log line tells besides the basics
+    response, fault = answered(request, settings, facts)
+    with_shared_headers(response, request, settings)
+    log_line(request, response, facts, fault, started)
+    return response
+
+
+def answered(
+    request: Request, settings: Settings, facts: dict[str, Any]
+) -> tuple[Response, BaseException | None]:
+    """The routed answer; an error becomes its JSON answer (an unexpected one: internal_error,
+    returned too, to be logged with its traceback)."""
     try:
-        response = route(request, settings, facts)
+        return route(request, settings, facts), None
     except ApiError as error:
-        response = error_response(error, request_language(request))
         facts["error"] = error.code
+        return error_response(error, request_language(request)), None
     except Exception as exc:
-        fault = exc
-        response = error_response(
-            ApiError("internal_error", text("internal_error")), request_language(request)
-        )
         facts["error"] = "internal_error"
+        internal = ApiError("internal_error", text("internal_error"))
+        return error_response(internal, request_language(request)), exc
+
+
+def with_shared_headers(response: Response, request: Request, settings: Settings) -> None:
+    """CORS and X-Request-Id on every answer; no body for HEAD."""
     response.headers.update(cors_headers(request.headers.get("origin"), settings))
     response.headers["X-Request-Id"] = request.request_id
     if request.method.upper() == "HEAD":
         response.body = b""
+
+
+def log_line(
+    request: Request,
+    response: Response,
+    facts: dict[str, Any],
+    fault: BaseException | None,
+    started: float,
+) -> None:
+    """The request's one JSON log line (aiops.logs)."""
     log.log(
         logs.level_for(response.status),
         "request",
@@ -290,4 +372,3 @@ def respond(request: Request) -> Response:
             }
         ),
     )
-    return response

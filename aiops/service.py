@@ -1,17 +1,17 @@
-"""One generation, start to end (SPEC §3): the only place that knows the order of the steps."""
+"""One generation, start to end (README "How a request is served"): the only place that knows
+the order of the steps."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aiops import bounds, catalog, dialects, instant, llm, prompt, rich, secret_values
+from aiops import bounds, catalog, clock, dialects, instant, llm, prompt, rich, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.messages import Lang, language, text
@@ -223,13 +223,13 @@ class Generation:
         self.store = store
         self.dialect = choose_dialect(request.form)
         self.rich_form = self.dialect.name != dialects.DEFAULT
-        self.limits = self.dialect.limits(Limits.from_settings(settings))
+        self.limits = self.dialect.limits(settings.limits())
         self.context = dialects.Context(domain=settings.launchpad_domain)
         self.carry: dict[str, Any] = {}  # what the dialect's document keeps beyond the rich form
         self.page_carry: dict[str, Any] = {}  # the same, of the page's form
         self.trace = Trace()
         budget = settings.request_deadline_s
-        self.deadline = time.monotonic() + budget if budget is not None else None
+        self.deadline = clock.now() + budget if budget is not None else None
         self.mask = secret_values.Mask(())
 
     def run(self) -> GenAnswer:

@@ -105,11 +105,26 @@ class Settings(BaseSettings):
             )
         return value
 
+    def limits(self) -> Limits:
+        """The form's limits this deployment configured (`AIOPS_CPU_CHOICES` and friends)."""
+        return Limits(
+            cpu_choices=tuple(_whole_as_int(choice) for choice in self.cpu_choices),
+            memory_choices=tuple(self.memory_choices),
+            max_instances=self.max_instances,
+            max_storage_gi=self.max_storage_gi,
+            app_name_max=self.app_name_max,
+        )
+
     @model_validator(mode="after")
     def _default_model_is_allowed(self) -> Settings:
         if self.model not in self.allowed_models:
             self.allowed_models = [self.model, *self.allowed_models]
         return self
+
+
+def _whole_as_int(number: float) -> float:
+    """A whole number as an int (`1`, not `1.0`); others unchanged."""
+    return int(number) if float(number).is_integer() else float(number)
 
 
 def extra_body_from(text: str) -> dict[str, Any]:

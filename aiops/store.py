@@ -1,4 +1,5 @@
-"""The conversation store (SPEC §6): the interface the service uses, and its implementations.
+"""The conversation store (README "Conversations"): the interface the service uses, and its
+implementations.
 
 A turn is one record. It carries the ids of its ancestors and the compact exchanges of its
 branch (both bounded), so that loading a conversation's history is a single read of the parent
@@ -68,7 +69,8 @@ operation timeout) set, pymongo gives server selection what remains of timeoutMS
 serverSelectionTimeoutMS: a call to a down store fails after ~3 s."""
 
 OPERATION_TIMEOUT_S = 3.0
-"""The deadline of one store call as a whole (index creation on first use included)."""
+"""The deadline of one store call as a whole (index creation on first use included); a
+`timeoutMS` written in MONGODB_URI sets it instead (`operation_timeout_s`)."""
 
 _INDEX_CONFLICT_CODES = frozenset({85, 86})  # IndexOptionsConflict, IndexKeySpecsConflict
 _CREDENTIALS = re.compile(r"(?<=://)[^@/\s]+@")
@@ -282,6 +284,15 @@ def uri_option_names(uri: str) -> set[str]:
     return {name.lower() for name, _ in parse_qsl(query, keep_blank_values=True)}
 
 
+def operation_timeout_s(uri: str) -> float:
+    """The deadline of one store call: the URI's `timeoutMS` when it sets one, else ours."""
+    query = uri.partition("?")[2]
+    given = [value for name, value in parse_qsl(query) if name.lower() == "timeoutms"]
+    if given and given[-1].isdigit() and int(given[-1]) > 0:
+        return int(given[-1]) / 1000
+    return OPERATION_TIMEOUT_S
+
+
 def client_options(uri: str) -> dict[str, Any]:
     """Our client defaults, less those the URI sets itself."""
     in_uri = uri_option_names(uri)
@@ -483,12 +494,8 @@ _clients: dict[str, MongoClient] = {}
 _registry_lock = threading.Lock()
 
 
-def get_store(settings: Settings | None = None) -> Store:
+def get_store(settings: Settings) -> Store:
     """The process-wide store for these settings, created on first use and then reused."""
-    if settings is None:
-        from aiops.settings import get_settings
-
-        settings = get_settings()
     uri = settings.mongodb_uri or None
     key = (uri, settings.mongodb_db if uri else "")
     return _once(_stores, key, lambda: new_store(settings))
@@ -499,7 +506,12 @@ def new_store(settings: Settings) -> Store:
     uri = settings.mongodb_uri
     ttl_days = settings.history_ttl_days
     if uri:
-        return MongoStore(lambda: shared_client(uri), settings.mongodb_db, ttl_days)
+        return MongoStore(
+            lambda: shared_client(uri),
+            settings.mongodb_db,
+            ttl_days,
+            operation_timeout_s=operation_timeout_s(uri),
+        )
     log.warning(MEMORY_STORE_WARNING)
     return MemoryStore(max_turns=MEMORY_STORE_MAX_TURNS, ttl=timedelta(days=ttl_days))
 

@@ -11,7 +11,6 @@ is left blocked on the socket, and nothing runs beside the call (README "Provide
 from __future__ import annotations
 
 import contextvars
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +19,9 @@ import httpcore2
 import httpx2
 from httpcore2 import NetworkBackend, NetworkStream
 
-# time.monotonic() by which the current thread's model call must end; None: no deadline.
+from aiops import clock
+
+# aiops.clock.now() by which the current thread's model call must end; None: no deadline.
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "aiops_call_deadline", default=None
 )
@@ -41,7 +42,7 @@ def _capped(timeout: float | None, timeout_error: type[Exception]) -> float | No
     deadline = _deadline.get()
     if deadline is None:
         return timeout
-    left = deadline - time.monotonic()
+    left = deadline - clock.now()
     if left <= 0:
         raise timeout_error("the model call's deadline has passed")
     return left if timeout is None else min(timeout, left)

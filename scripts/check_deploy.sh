@@ -28,11 +28,15 @@ case "$step" in
     ;;
 esac
 
-# The project's tools: an active virtual environment, else ./.venv, else whatever is on PATH.
-if [ -z "${VIRTUAL_ENV:-}" ] && [ -x "$root/.venv/bin/python" ]; then
+# The project's tools: AIOPS_PYTHON's environment (the tests pass their own interpreter), else an
+# active virtual environment, else ./.venv, else whatever is on PATH. zizmor and
+# check-jsonschema are taken from the same environment's bin folder first.
+if [ -n "${AIOPS_PYTHON:-}" ]; then
+  export PATH="$(dirname "$AIOPS_PYTHON"):$PATH"
+elif [ -z "${VIRTUAL_ENV:-}" ] && [ -x "$root/.venv/bin/python" ]; then
   export PATH="$root/.venv/bin:$PATH"
 fi
-python="$(command -v python || command -v python3)"
+python="${AIOPS_PYTHON:-$(command -v python || command -v python3)}"
 
 if [ -z "${AIOPS_PACKAGE_DIR:-}" ]; then
   if [ "$step" = artifact ]; then
@@ -106,9 +110,9 @@ problems: list[str] = []
 with zipfile.ZipFile(out / "aiops.zip") as archive:
     names = set(archive.namelist())
 
-    # The function: handler.py and every file of aiops/ (code and data), no byte-code, and not
-    # the evaluation suite aiops/eval/ (a developer tool).
-    source = {"handler.py"} | {
+    # The function: every file of aiops/ (code and data), no byte-code, and not the evaluation
+    # suite aiops/eval/ (a developer tool). handler.py (functions-framework) stays out.
+    source = {
         p.as_posix()
         for p in Path("aiops").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
@@ -123,7 +127,7 @@ with zipfile.ZipFile(out / "aiops.zip") as archive:
         if top in {"tests", "bench", "eval", "docs", "scripts", ".github", ".ci", "node_modules",
                    ".git", ".serverless", "build"} or top.startswith((".venv", ".env")):
             problems.append(f"should not be in the zip: {name}")
-    for extra in ("serverless.yml", "package.json", "Dockerfile", "pyproject.toml"):
+    for extra in ("serverless.yml", "package.json", "Dockerfile", "pyproject.toml", "handler.py"):
         if extra in names:
             problems.append(f"should not be in the zip: {extra}")
 
@@ -133,13 +137,17 @@ with zipfile.ZipFile(out / "aiops.zip") as archive:
         for n in names
         if n.split("/")[0].endswith(".dist-info")
     }
-    for line in Path("requirements.txt").read_text().splitlines():
+    for line in Path("requirements-lambda.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
         if not line or line.startswith("-"):
             continue
         wanted = re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;]", line, maxsplit=1)[0]).lower()
         if wanted not in installed:
             problems.append(f"requirement not packaged: {wanted}")
+    # No web server or framework: the Lambda entry (aiops/aws.py) needs none.
+    for framework in sorted(installed & {"functions-framework", "flask", "werkzeug", "gunicorn",
+                                         "uvicorn", "starlette", "watchdog", "click"}):
+        problems.append(f"should not be in the zip: {framework}")
 
     template = json.loads((out / "cloudformation-template-update-stack.json").read_text())
     function = template["Resources"]["GenLambdaFunction"]["Properties"]
@@ -159,7 +167,7 @@ with zipfile.ZipFile(out / "aiops.zip") as archive:
     # dependencies are for Lambda's CPU, so they come from this machine's environment instead.
     with tempfile.TemporaryDirectory() as unpacked:
         for name in names:
-            if name == "handler.py" or name.startswith("aiops/"):
+            if name.startswith("aiops/"):
                 archive.extract(name, unpacked)
         event = {
             "version": "2.0",
@@ -169,10 +177,10 @@ with zipfile.ZipFile(out / "aiops.zip") as archive:
             "isBase64Encoded": False,
         }
         script = (
-            "import json, sys, handler, aiops\n"
+            "import json, sys, aiops, aiops.aws\n"
             "here = sys.argv[1]\n"
-            "assert handler.__file__.startswith(here) and aiops.__file__.startswith(here)\n"
-            "print(json.dumps(handler.lambda_handler(json.loads(sys.argv[2]), None)))\n"
+            "assert aiops.aws.__file__.startswith(here) and aiops.__file__.startswith(here)\n"
+            "print(json.dumps(aiops.aws.lambda_handler(json.loads(sys.argv[2]), None)))\n"
         )
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env.update(function["Environment"]["Variables"])

@@ -34,6 +34,8 @@ import pytest
 from tests.fixtures.app import FAKE_KEY, ROOT, START_FORM, free_port
 from tests.fixtures.model_server import Scripted, ScriptedModel
 
+pytestmark = pytest.mark.slow  # builds or packages: left out of the edit loop (-m "not slow")
+
 IMAGE_USER = "10001"
 REPLY = json.dumps({"changes": {"image_name": "mysql:8.4"}, "reply": "MySQL 8.4 it is."})
 DEFAULT_BASE_TAR = Path.home() / ".cache" / "aiops" / "container-base-bookworm.tar"

@@ -144,6 +144,7 @@ def test_store_down(model: Any, dead_mongo_uri: str, tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.mark.slow
 def test_load_300_requests_at_concurrency_16(
     model: Any, mongo_uri: str, mongo_db_name: str, mongo_client: Any, tmp_path: Path
 ) -> None:

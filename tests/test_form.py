@@ -700,7 +700,7 @@ def test_limits_from_settings() -> None:
         max_storage_gi=50,
         app_name_max=10,
     )
-    limits = Limits.from_settings(settings)
+    limits = settings.limits()
     assert limits == Limits(
         cpu_choices=(0.5, 1, 2),
         memory_choices=("256M", "1G", "4G"),
@@ -712,15 +712,13 @@ def test_limits_from_settings() -> None:
 
 
 def test_custom_limits_drive_every_rule() -> None:
-    limits = Limits.from_settings(
-        Settings(
-            cpu_choices=[0.5, 1, 2],
-            memory_choices=["256M", "1G", "4G"],
-            max_instances=5,
-            max_storage_gi=50,
-            app_name_max=10,
-        )
-    )
+    limits = Settings(
+        cpu_choices=[0.5, 1, 2],
+        memory_choices=["256M", "1G", "4G"],
+        max_instances=5,
+        max_storage_gi=50,
+        app_name_max=10,
+    ).limits()
     result = normalise(
         {
             "app_name": "my-long-application",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.app import FAKE_KEY, START_FORM
+from tests.fixtures.clock import SteppedClock
 from tests.fixtures.model_server import Scripted
 
 FORM = START_FORM
@@ -245,6 +246,7 @@ def test_allowed_model_is_used(client: Any, model: Any, monkeypatch: pytest.Monk
 def test_a_key_pasted_into_the_request_is_hidden_from_the_model_and_the_store(
     client: Any, model: Any
 ) -> None:
+    from aiops.settings import get_settings
     from aiops.store import get_store, hash_key
 
     params = {**FORM, "environment": [{"name": "OPENAI_API_KEY", "value": FAKE_KEY}]}
@@ -266,7 +268,7 @@ def test_a_key_pasted_into_the_request_is_hidden_from_the_model_and_the_store(
     assert json.loads(answer["GenParamsStr"])["environment"][0]["value"] == FAKE_KEY
     assert {"user_input", "params"} <= {w["field"] for w in answer["Warnings"]}
     # ...but the saved turn does not hold it.
-    turn = get_store().load(answer["MessageId"], hash_key(FAKE_KEY))
+    turn = get_store(get_settings()).load(answer["MessageId"], hash_key(FAKE_KEY))
     assert turn is not None and FAKE_KEY not in repr(turn)
 
 
@@ -277,15 +279,26 @@ def test_an_enormous_reply_is_cut_to_size(client: Any, model: Any) -> None:
     assert len(answer["Questions"]) == 10
 
 
+def _taking(clock: SteppedClock, seconds: float, *answers: str) -> Any:
+    """A model whose every answer takes `seconds` on the service's deadline clock."""
+    queue = list(answers)
+
+    def answer(_body: dict[str, Any]) -> Scripted:
+        clock.advance(seconds)
+        return Scripted(content=queue.pop(0))
+
+    return answer
+
+
 def test_the_request_deadline_keeps_a_usable_first_answer(
-    client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, model: Any, clock: SteppedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.fixtures.app import reset_caches
 
     monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
     reset_caches()
     bad_port = json.dumps({"changes": {"memory": "128M", "container_port": 0}})
-    model.reply(Scripted(content=bad_port, delay_s=0.8), GOOD_ANSWER)
+    model.responder = _taking(clock, 0.8, bad_port, GOOD_ANSWER)  # 0.7 s left: no re-ask
     response = post(client, body())
     assert response.status_code == 200
     form = json.loads(response.get_json()["GenParamsStr"])
@@ -293,15 +306,29 @@ def test_the_request_deadline_keeps_a_usable_first_answer(
     assert len(model.completions) == 1  # no time was left for the re-ask
 
 
-def test_the_request_deadline_answers_504_when_nothing_usable_came(
-    client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("seconds", "status", "calls"),
+    [(0.8, 504, 1), (0.4, 200, 2)],  # 0.7 s left: no re-ask; 1.1 s left: the re-ask is made
+)
+def test_the_request_deadline_decides_the_re_ask_of_an_unusable_answer(
+    client: Any,
+    model: Any,
+    clock: SteppedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    seconds: float,
+    status: int,
+    calls: int,
 ) -> None:
     from tests.fixtures.app import reset_caches
 
     monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
     reset_caches()
-    model.reply(Scripted(content="no json here", delay_s=0.8), GOOD_ANSWER)
-    assert_error(post(client, body()), 504, "upstream_timeout")
+    model.responder = _taking(clock, seconds, "no json here", GOOD_ANSWER)
+    response = post(client, body())
+    assert response.status_code == status
+    if status == 504:
+        assert_error(response, 504, "upstream_timeout")
+    assert len(model.requests) == calls
 
 
 @pytest.mark.parametrize(

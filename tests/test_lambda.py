@@ -1,4 +1,4 @@
-"""The AWS Lambda entry (`handler.lambda_handler`) with API Gateway HTTP API events (payload
+"""The AWS Lambda entry (`aiops.aws.lambda_handler`) with API Gateway HTTP API events (payload
 format 2.0): the example events in tests/data/events/ give the answers next to them, and the
 adapter's own duties (base64 bodies, header case, stage prefixes, the body limit, request ids)
 are checked one by one.
@@ -29,9 +29,9 @@ def load(name: str) -> dict[str, Any]:
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     """What the Lambda runtime would send back to API Gateway (it must survive json.dumps)."""
-    import handler
+    from aiops import aws
 
-    answer = handler.lambda_handler(copy.deepcopy(event), None)
+    answer = aws.lambda_handler(copy.deepcopy(event), None)
     return json.loads(json.dumps(answer))
 
 

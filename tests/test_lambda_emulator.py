@@ -29,6 +29,8 @@ from tests.fixtures.app import FAKE_KEY, ROOT, free_port
 from tests.fixtures.model_server import Scripted, ScriptedModel
 from tests.test_lambda import EXAMPLES, REPLY, USAGE, load, matches
 
+pytestmark = pytest.mark.slow  # builds or packages: left out of the edit loop (-m "not slow")
+
 ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 INVOCATIONS = "/2015-03-31/functions/function/invocations"
 

@@ -607,7 +607,7 @@ def test_openapi_lists_the_warning_codes() -> None:
 
 
 def test_the_lambda_entry_reads_accept_language_too(service_env: Any) -> None:
-    import handler
+    from aiops import aws
 
     event = {
         "version": "2.0",
@@ -616,7 +616,7 @@ def test_the_lambda_entry_reads_accept_language_too(service_env: Any) -> None:
         "requestContext": {"http": {"method": "POST"}, "stage": "$default"},
         "body": json.dumps({"user_input": "deploy mysql", "params": FORM}),
     }
-    answer = handler.lambda_handler(event, None)
+    answer = aws.lambda_handler(event, None)
     assert answer["statusCode"] == 401
     assert json.loads(answer["body"])["error"].startswith("缺少 API 密钥")
 

@@ -107,7 +107,7 @@ def test_get_gen_is_still_not_allowed(client: Any) -> None:
 
 
 def test_lambda_serves_the_page_too(service_env: Any) -> None:
-    import handler
+    from aiops import aws
 
     event = json.loads(EVENT.read_text(encoding="utf-8"))
     for path, name, content_type in [
@@ -115,7 +115,7 @@ def test_lambda_serves_the_page_too(service_env: Any) -> None:
         ("/aiops-client.js", "aiops-client.js", "text/javascript; charset=utf-8"),
     ]:
         event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        answer = json.loads(json.dumps(handler.lambda_handler(event, None)))
+        answer = json.loads(json.dumps(aws.lambda_handler(event, None)))
         assert answer["statusCode"] == 200, answer
         assert answer["headers"]["Content-Type"] == content_type
         assert answer["body"] == (EXAMPLES / name).read_text(encoding="utf-8")

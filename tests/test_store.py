@@ -21,6 +21,7 @@ from aiops.store import (
     MAX_ANCESTORS,
     MAX_HISTORY,
     MEMORY_STORE_WARNING,
+    OPERATION_TIMEOUT_S,
     Exchange,
     MemoryStore,
     MongoStore,
@@ -33,6 +34,7 @@ from aiops.store import (
     get_store,
     hash_key,
     lineage,
+    operation_timeout_s,
     redacted,
     reset_store,
     shared_client,
@@ -439,7 +441,8 @@ def test_a_new_client_after_a_restart_reads_what_was_saved(restartable_mongo: An
 def test_store_down_or_hung_raises_store_unavailable_quickly(
     unreachable: str, request: pytest.FixtureRequest
 ) -> None:
-    store = MongoStore(request.getfixturevalue(unreachable), "aiops_test_down")
+    uri = request.getfixturevalue(unreachable)
+    store = MongoStore(uri, "aiops_test_down", operation_timeout_s=operation_timeout_s(uri))
     actions = {
         "load": lambda: store.load(str(uuid.uuid4()), KEY_HASH),
         "save": lambda: store.save(make_turn()),
@@ -540,6 +543,13 @@ def test_client_defaults_are_short_and_the_uri_wins() -> None:
     assert defaults["connect"] is False
     chosen = client_options("mongodb://db.example/?serverselectiontimeoutms=5000&maxPoolSize=4")
     assert "serverSelectionTimeoutMS" not in chosen and "maxPoolSize" not in chosen
+
+
+def test_a_store_call_has_the_uri_timeout_when_it_sets_one() -> None:
+    assert operation_timeout_s("mongodb://db.example:27017/") == OPERATION_TIMEOUT_S == 3.0
+    assert operation_timeout_s("mongodb://db.example/?appname=x&timeoutMS=750") == 0.75
+    assert operation_timeout_s("mongodb://db.example/?timeoutms=0") == OPERATION_TIMEOUT_S
+    assert operation_timeout_s("mongodb://db.example/?timeoutMS=soon") == OPERATION_TIMEOUT_S
 
 
 def test_redacted_hides_uri_credentials() -> None:

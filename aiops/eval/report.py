@@ -25,7 +25,6 @@ from aiops.eval.scoring import (
     by_category,
     metrics,
 )
-from aiops.form import Limits
 from aiops.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +60,7 @@ def git_commit(root: Path = REPO_ROOT) -> dict[str, Any] | None:
 
 def prompt_fingerprint(settings: Settings) -> str:
     """A short hash of the static instructions: tells apart runs with different prompts."""
-    text = prompt.instructions(Limits.from_settings(settings))
+    text = prompt.instructions(settings.limits())
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

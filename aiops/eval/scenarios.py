@@ -52,7 +52,7 @@ from pydantic import (
     model_validator,
 )
 
-from aiops.form import FIELDS, default_form, normalise
+from aiops.form import FIELDS, default_form, memory_mib, normalise
 
 SCENARIOS_PATH = Path(__file__).resolve().parents[2] / "eval" / "scenarios.jsonl"
 
@@ -100,14 +100,6 @@ class ScenarioError(ValueError):
 def is_chinese(text: str) -> bool:
     """The CJK-character rule: text with at least one CJK ideograph is Chinese."""
     return bool(_CJK.search(text))
-
-
-def memory_mib(label: str) -> float | None:
-    """The size of a memory label (`512M`, `2G`) in MiB, else None."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([MG])", label.strip().upper()) if label else None
-    if match is None:
-        return None
-    return float(match.group(1)) * (1024 if match.group(2) == "G" else 1)
 
 
 class Check(BaseModel):
