@@ -263,7 +263,7 @@ def preflight(request: Request, settings: Settings, facts: dict[str, Any]) -> Re
         204,
         headers={
             "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type, Authorization",
+            "Access-Control-Allow-Headers": "Content-Type, Authorization, X-Request-Id",
             "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
         },
     )

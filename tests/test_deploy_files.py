@@ -206,7 +206,7 @@ def test_cors_is_answered_by_the_http_api(resources: dict[str, Any]) -> None:
     [api] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
     cors = api["CorsConfiguration"]
     assert set(cors["AllowMethods"]) == {"POST", "OPTIONS"}
-    assert {"Content-Type", "Authorization"} <= set(cors["AllowHeaders"])
+    assert {"Content-Type", "Authorization", "X-Request-Id"} <= set(cors["AllowHeaders"])
     assert cors["MaxAge"] > 0
     # One comma-separated param feeds both API Gateway and AIOPS_CORS_ORIGINS.
     assert cors["AllowOrigins"] == {"Fn::Split": [",", "*"]}

@@ -87,7 +87,9 @@ def test_preflight(client: Any) -> None:
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert response.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
-    assert response.headers["Access-Control-Allow-Headers"] == "Content-Type, Authorization"
+    assert response.headers["Access-Control-Allow-Headers"] == (
+        "Content-Type, Authorization, X-Request-Id"
+    )
     assert int(response.headers["Access-Control-Max-Age"]) > 0
 
 
