@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from aiops import page
+from aiops.form import FIELDS
 from tests.fixtures.app import ROOT
 
 EXAMPLES = ROOT / "examples"
@@ -135,3 +136,10 @@ def test_a_deployment_without_the_files_answers_404(
         assert "examples/" in body["error"]
     finally:
         page.asset.cache_clear()
+
+
+def test_the_client_knows_the_forms_twelve_fields_in_the_services_order() -> None:
+    source = (ROOT / "examples" / "aiops-client.js").read_text()
+    listed = re.search(r"export const FIELDS = Object\.freeze\(\[(.*?)\]\)", source, re.S)
+    assert listed is not None
+    assert tuple(re.findall(r'"(\w+)"', listed[1])) == FIELDS
