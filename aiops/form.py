@@ -14,21 +14,6 @@ from typing import Any
 
 from aiops.messages import INVALID_VALUE, NOTICE_CODES, Lang, Text, render, text
 
-FIELDS: tuple[str, ...] = (
-    "app_name",
-    "image_name",
-    "instance",
-    "cpu",
-    "memory",
-    "container_port",
-    "public_access",
-    "command",
-    "parameters",
-    "environment",
-    "configmap",
-    "storage",
-)
-
 
 @dataclass(frozen=True)
 class Notice:
@@ -80,20 +65,7 @@ class Normalised:
 
 def default_form() -> dict[str, Any]:
     """A complete, valid form: what a new app starts from."""
-    return {
-        "app_name": "hello-world",
-        "image_name": "nginx",
-        "instance": 1,
-        "cpu": 0.2,
-        "memory": "256M",
-        "container_port": 80,
-        "public_access": False,
-        "command": "",
-        "parameters": "",
-        "environment": [],
-        "configmap": [],
-        "storage": [],
-    }
+    return {field.name: field.default() for field in FORM}
 
 
 def normalise(
@@ -149,7 +121,7 @@ def dumps_form(form: Mapping[str, Any]) -> str:
 # --- the machinery of normalise -------------------------------------------------------------
 
 
-class _Invalid(Exception):
+class Invalid(Exception):
     """A value that cannot be normalised; `where` refines the field name (`[1].value`)."""
 
     def __init__(self, message: Text, where: str = "") -> None:
@@ -158,7 +130,7 @@ class _Invalid(Exception):
         self.where = where
 
 
-class _Notes:
+class Notes:
     """The warnings and errors of one field while it is being normalised."""
 
     def __init__(self, name: str) -> None:
@@ -173,16 +145,32 @@ class _Notes:
         self.errors.append(Notice(self.name + where, INVALID_VALUE, message))
 
 
-_Normaliser = Callable[[Any, Limits, _Notes], Any]
+@dataclass(frozen=True)
+class Field:
+    """One field of a form, everything the service knows about it in one place: its default,
+    how a value is read and normalised (raising `Invalid`, noting warnings), the line the model
+    is told (English), and its value's strict JSON schema in the model's answer. The flat form
+    is `FORM`; the rich form (aiops.rich) adds its own fields of the same type."""
+
+    name: str
+    default: Callable[[], Any]
+    normalise: Callable[[Any, Limits, Notes], Any]
+    rule: Callable[[Limits], str]
+    schema: Callable[[Limits], dict[str, Any]]
 
 
-def _normalised_field(name: str, value: Any, limits: Limits) -> tuple[Any, _Notes]:
-    notes = _Notes(name)
+def normalised_field(field: Field, value: Any, limits: Limits) -> tuple[Any, Notes]:
+    """`value` normalised as `field`, with its notes (None when `notes.errors` is not empty)."""
+    notes = Notes(field.name)
     try:
-        return _NORMALISERS[name](value, limits, notes), notes
-    except _Invalid as invalid:
+        return field.normalise(value, limits, notes), notes
+    except Invalid as invalid:
         notes.fail(invalid.message, invalid.where)
         return None, notes
+
+
+def _normalised_field(name: str, value: Any, limits: Limits) -> tuple[Any, Notes]:
+    return normalised_field(_BY_NAME[name], value, limits)
 
 
 def _fallback(name: str, limits: Limits, previous: Mapping[str, Any] | None) -> Any:
@@ -193,7 +181,7 @@ def _fallback(name: str, limits: Limits, previous: Mapping[str, Any] | None) -> 
 
 def _default_within(name: str, limits: Limits) -> Any:
     """The default value of a field, fitted silently to limits that may exclude it."""
-    default = default_form()[name]
+    default = _BY_NAME[name].default()
     value, notes = _normalised_field(name, default, limits)
     return default if notes.errors else value
 
@@ -353,12 +341,12 @@ def _app_name_rule(limits: Limits) -> Text:
     return text("rule_app_name", max=limits.app_name_max)
 
 
-def _app_name(value: Any, limits: Limits, notes: _Notes) -> str:
+def _app_name(value: Any, limits: Limits, notes: Notes) -> str:
     if not isinstance(value, str):
-        raise _Invalid(text("app_name_not_string", kind=_kind(value), rule=_app_name_rule(limits)))
+        raise Invalid(text("app_name_not_string", kind=_kind(value), rule=_app_name_rule(limits)))
     name = _slug(value, limits.app_name_max)
     if not name:
-        raise _Invalid(text("app_name_no_letter", value=_shown(value), rule=_app_name_rule(limits)))
+        raise Invalid(text("app_name_no_letter", value=_shown(value), rule=_app_name_rule(limits)))
     if name != value:
         notes.warn(
             "rewritten",
@@ -458,9 +446,9 @@ class _ImageRef:
         return not self.digest and self.tag in ("", "latest")
 
 
-def _image_name(value: Any, limits: Limits, notes: _Notes) -> str:
+def _image_name(value: Any, limits: Limits, notes: Notes) -> str:
     if not isinstance(value, str):
-        raise _Invalid(text("image_not_string", kind=_kind(value), rule=_IMAGE_RULE))
+        raise Invalid(text("image_not_string", kind=_kind(value), rule=_IMAGE_RULE))
     given = value.strip()
     image = _image_of_docker_command(given)
     if image != given:
@@ -483,7 +471,7 @@ def _image_of_docker_command(given: str) -> str:
     command = _DOCKER_COMMAND.fullmatch(given)
     if command is None:
         return given
-    unclear = _Invalid(text("image_command_unclear", value=_shown(given), rule=_IMAGE_RULE))
+    unclear = Invalid(text("image_command_unclear", value=_shown(given), rule=_IMAGE_RULE))
     try:
         tokens = shlex.split(command.group(2))
     except ValueError:
@@ -532,13 +520,13 @@ def _option_width(token: str, flags: _DockerFlags) -> int | None:
 
 
 def _parsed_image(given: str) -> _ImageRef:
-    """The parts of an image reference, its path lower-cased; raises `_Invalid` when it is none."""
+    """The parts of an image reference, its path lower-cased; raises `Invalid` when it is none."""
     if not given:
-        raise _Invalid(text("image_empty", rule=_IMAGE_RULE))
+        raise Invalid(text("image_empty", rule=_IMAGE_RULE))
     if re.search(r"\s", given):
-        raise _Invalid(text("image_has_spaces", value=_shown(given), rule=_IMAGE_RULE))
+        raise Invalid(text("image_has_spaces", value=_shown(given), rule=_IMAGE_RULE))
     if len(given) > _IMAGE_MAX:
-        raise _Invalid(text("text_too_long", what="image_name", count=len(given), max=_IMAGE_MAX))
+        raise Invalid(text("text_too_long", what="image_name", count=len(given), max=_IMAGE_MAX))
     name, _, digest = given.partition("@")
     repository, tag = _split_tag(name)
     domain, _, path = repository.partition("/")
@@ -546,7 +534,7 @@ def _parsed_image(given: str) -> _ImageRef:
         domain, path = "", repository
     ref = _ImageRef(domain=domain, path=path.lower(), tag=tag, digest=digest)
     if not _is_valid_image(ref, has_tag=":" in name[len(repository) :], has_digest="@" in given):
-        raise _Invalid(text("image_not_reference", value=_shown(given), rule=_IMAGE_RULE))
+        raise Invalid(text("image_not_reference", value=_shown(given), rule=_IMAGE_RULE))
     return ref
 
 
@@ -574,11 +562,11 @@ _INSTANCE_WORDS = re.compile(
 )
 
 
-def _instance(value: Any, limits: Limits, notes: _Notes) -> int:
+def _instance(value: Any, limits: Limits, notes: Notes) -> int:
     rule = text("rule_instance", max=limits.max_instances)
     count = _count(value)
     if count is None:
-        raise _Invalid(text("instance_not_whole", value=_shown(value), rule=rule))
+        raise Invalid(text("instance_not_whole", value=_shown(value), rule=rule))
     kept = min(max(count, 1), limits.max_instances)
     if kept != count:
         notes.warn(
@@ -608,14 +596,14 @@ _CPU_WORDS = re.compile(
 _MILLI_UNITS = frozenset({"m", "millicore", "millicores", "millicpu", "millicpus"})
 
 
-def _cpu(value: Any, limits: Limits, notes: _Notes) -> float:
+def _cpu(value: Any, limits: Limits, notes: Notes) -> float:
     choices = sorted(limits.cpu_choices)
     rule = text("rule_choices", choices=_listed(_whole_as_int(choice) for choice in choices))
     cores = _cores(value)
     if cores is None:
-        raise _Invalid(text("cpu_not_cores", value=_shown(value), rule=rule))
+        raise Invalid(text("cpu_not_cores", value=_shown(value), rule=rule))
     if cores <= 0 or not choices:
-        raise _Invalid(text("cpu_not_positive", value=_shown(value), rule=rule))
+        raise Invalid(text("cpu_not_positive", value=_shown(value), rule=rule))
     chosen = _snapped_up(cores, choices)
     if chosen is None:
         chosen = choices[-1]
@@ -646,14 +634,14 @@ _SIZE_WORDS = re.compile(r"(?P<number>.+?)\s*(?P<unit>[kmgt]i?b?)?")
 _MIB_PER_UNIT = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 
 
-def _memory(value: Any, limits: Limits, notes: _Notes) -> str:
+def _memory(value: Any, limits: Limits, notes: Notes) -> str:
     choices = _memory_choices(limits)
     rule = text("rule_choices", choices=_listed(label for _, label in choices))
     mib = _mebibytes(value, bare_unit="m")
     if mib is None:
-        raise _Invalid(text("memory_not_size", value=_shown(value), rule=rule))
+        raise Invalid(text("memory_not_size", value=_shown(value), rule=rule))
     if mib <= 0 or not choices:
-        raise _Invalid(text("memory_not_positive", value=_shown(value), rule=rule))
+        raise Invalid(text("memory_not_positive", value=_shown(value), rule=rule))
     fitting = [(size, label) for size, label in choices if size >= mib or _close(size, mib)]
     if not fitting:
         notes.warn("clamped", _above_maximum("memory", value, choices[-1][1]))
@@ -692,12 +680,12 @@ def _mebibytes(value: Any, bare_unit: str) -> float | None:
 # --- container_port --------------------------------------------------------------------------
 
 
-def _container_port(value: Any, limits: Limits, notes: _Notes) -> int:
+def _container_port(value: Any, limits: Limits, notes: Notes) -> int:
     number = _real(value)
     if number is None and isinstance(value, str) and _DECIMAL.fullmatch(_cleaned(value)):
         number = float(_cleaned(value))
     if number is None or not (1 <= number <= 65535) or not number.is_integer():
-        raise _Invalid(text("port_invalid", value=_shown(value)))
+        raise Invalid(text("port_invalid", value=_shown(value)))
     return int(number)
 
 
@@ -707,20 +695,20 @@ _TRUE_WORDS = frozenset({"true", "yes", "y", "on", "1", "enabled", "是", "开�
 _FALSE_WORDS = frozenset({"false", "no", "n", "off", "0", "disabled", "否", "关闭", "关", ""})
 
 
-def _public_access(value: Any, limits: Limits, notes: _Notes) -> bool:
+def _public_access(value: Any, limits: Limits, notes: Notes) -> bool:
     if isinstance(value, bool):
         return value
     if _real(value) in (0.0, 1.0):
         return bool(value)
     if isinstance(value, str) and _cleaned(value) in _TRUE_WORDS | _FALSE_WORDS:
         return _cleaned(value) in _TRUE_WORDS
-    raise _Invalid(text("public_access_invalid", value=_shown(value)))
+    raise Invalid(text("public_access_invalid", value=_shown(value)))
 
 
 # --- command and parameters ------------------------------------------------------------------
 
 
-def _argv_text(value: Any, limits: Limits, notes: _Notes) -> str:
+def _argv_text(value: Any, limits: Limits, notes: Notes) -> str:
     """`command`/`parameters`: a trimmed string, or a list of words as its JSON text."""
     rule = text("rule_argv")
     if value is None:
@@ -730,7 +718,7 @@ def _argv_text(value: Any, limits: Limits, notes: _Notes) -> str:
     elif isinstance(value, list | tuple):
         words = json.dumps(_words(value, notes.name, rule), ensure_ascii=False) if value else ""
     else:
-        raise _Invalid(text("argv_wrong_type", name=notes.name, kind=_kind(value), rule=rule))
+        raise Invalid(text("argv_wrong_type", name=notes.name, kind=_kind(value), rule=rule))
     return _within_text_limit(words, limits, notes.name)
 
 
@@ -739,7 +727,7 @@ def _words(items: Iterable[Any], name: str, rule: Text) -> list[str]:
     for index, item in enumerate(items):
         word = item if isinstance(item, str) else _number_text(item)
         if word is None:
-            raise _Invalid(
+            raise Invalid(
                 text("argv_item_wrong", name=name, index=index, kind=_kind(item), rule=rule),
                 f"[{index}]",
             )
@@ -759,7 +747,7 @@ def _number_text(value: Any) -> str | None:
 
 def _within_text_limit(value: str, limits: Limits, what: str | Text, where: str = "") -> str:
     if len(value) > limits.max_text_chars:
-        raise _Invalid(
+        raise Invalid(
             text("text_too_long", what=what, count=len(value), max=limits.max_text_chars), where
         )
     return value
@@ -773,23 +761,23 @@ _ENV_NAME_RULE = text("rule_env_name")
 _ENV_SHAPE = text("rule_env_shape")
 
 
-def _environment(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]]:
+def _environment(value: Any, limits: Limits, notes: Notes) -> list[dict[str, str]]:
     variables: dict[str, str] = {}
     for name, raw, where in _env_pairs(value, notes):
         try:
             given = _env_value(name, raw, limits, where)
-        except _Invalid as invalid:
+        except Invalid as invalid:
             notes.fail(invalid.message, invalid.where)
             continue
         if name in variables:
             notes.warn("duplicate_replaced", text("env_set_twice", name=_shown(name)), where)
         variables[name] = given
     if len(variables) > limits.max_env:
-        raise _Invalid(text("env_too_many", count=len(variables), max=limits.max_env))
+        raise Invalid(text("env_too_many", count=len(variables), max=limits.max_env))
     return [{"name": name, "value": given} for name, given in variables.items()]
 
 
-def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
+def _env_pairs(value: Any, notes: Notes) -> list[tuple[str, Any, str]]:
     """(name, raw value, where) of every variable given; shapes we cannot read are noted."""
     if value is None:
         return []
@@ -798,7 +786,7 @@ def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
     if isinstance(value, Mapping):
         return [(str(name).strip(), raw, f".{str(name).strip()}") for name, raw in value.items()]
     if not isinstance(value, list | tuple):
-        raise _Invalid(text("env_wrong_type", kind=_kind(value), rule=_ENV_SHAPE))
+        raise Invalid(text("env_wrong_type", kind=_kind(value), rule=_ENV_SHAPE))
     pairs = []
     for index, item in enumerate(value):
         if isinstance(item, str):
@@ -812,7 +800,7 @@ def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
 
 
 def _env_lines(
-    lines: Iterable[str], notes: _Notes, *, skip_comments: bool, where: str = ""
+    lines: Iterable[str], notes: Notes, *, skip_comments: bool, where: str = ""
 ) -> list[tuple[str, Any, str]]:
     pairs = []
     for number, line in enumerate(lines, start=1):
@@ -835,9 +823,9 @@ def _unquoted(text: str) -> str:
 
 
 def _env_value(name: str, raw: Any, limits: Limits, where: str) -> str:
-    """The value of a valid variable as a string; raises `_Invalid` for a bad name or value."""
+    """The value of a valid variable as a string; raises `Invalid` for a bad name or value."""
     if not _ENV_NAME.fullmatch(name):
-        raise _Invalid(text("env_name_invalid", name=_shown(name), rule=_ENV_NAME_RULE), where)
+        raise Invalid(text("env_name_invalid", name=_shown(name), rule=_ENV_NAME_RULE), where)
     if raw is None:
         return ""
     if isinstance(raw, bool):
@@ -845,7 +833,7 @@ def _env_value(name: str, raw: Any, limits: Limits, where: str) -> str:
     else:
         given = raw if isinstance(raw, str) else _number_text(raw)
     if given is None:
-        raise _Invalid(text("env_value_wrong", name=_shown(name), kind=_kind(raw)), where)
+        raise Invalid(text("env_value_wrong", name=_shown(name), kind=_kind(raw)), where)
     return _within_text_limit(given, limits, text("what_value_of", name=_shown(name)), where)
 
 
@@ -861,7 +849,7 @@ _MOUNT_PATH = re.compile(MOUNT_PATH_PATTERN)
 _MOUNT_PATH_RULE = text("rule_mount_path")
 
 
-def _configmap(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]]:
+def _configmap(value: Any, limits: Limits, notes: Notes) -> list[dict[str, str]]:
     files: dict[str, str] = {}
     for index, item in _objects(value, notes, text("shape_configmap")):
         where = f"[{index}]"
@@ -874,7 +862,7 @@ def _configmap(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]
             content = _file_content(
                 _first(item, ("file_content", "value", "content")), limits, where
             )
-        except _Invalid as invalid:
+        except Invalid as invalid:
             notes.fail(invalid.message, invalid.where)
             continue
         if path in files:
@@ -885,7 +873,7 @@ def _configmap(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]
             )
         files[path] = content
     if len(files) > limits.max_configmap:
-        raise _Invalid(text("configmap_too_many", count=len(files), max=limits.max_configmap))
+        raise Invalid(text("configmap_too_many", count=len(files), max=limits.max_configmap))
     return [{"file_path": path, "file_content": content} for path, content in files.items()]
 
 
@@ -893,11 +881,11 @@ def _file_content(value: Any, limits: Limits, where: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _Invalid(text("file_content_wrong", kind=_kind(value)), f"{where}.file_content")
+        raise Invalid(text("file_content_wrong", kind=_kind(value)), f"{where}.file_content")
     return _within_text_limit(value, limits, "file_content", f"{where}.file_content")
 
 
-def _storage(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, Any]]:
+def _storage(value: Any, limits: Limits, notes: Notes) -> list[dict[str, Any]]:
     volumes: dict[str, int] = {}
     for index, item in _objects(value, notes, text("shape_storage")):
         where = f"[{index}]"
@@ -906,7 +894,7 @@ def _storage(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, Any]]:
                 _first(item, ("value", "mount_path", "path", "mountPath")), limits, f"{where}.value"
             )
             capacity = _capacity(item.get("capacity"), limits, notes, f"{where}.capacity")
-        except _Invalid as invalid:
+        except Invalid as invalid:
             notes.fail(invalid.message, invalid.where)
             continue
         if path in volumes:
@@ -915,16 +903,16 @@ def _storage(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, Any]]:
             )
         volumes[path] = capacity
     if len(volumes) > limits.max_storage_items:
-        raise _Invalid(text("storage_too_many", count=len(volumes), max=limits.max_storage_items))
+        raise Invalid(text("storage_too_many", count=len(volumes), max=limits.max_storage_items))
     return [{"capacity": capacity, "value": path} for path, capacity in volumes.items()]
 
 
-def _objects(value: Any, notes: _Notes, shape: Text) -> list[tuple[int, Mapping[str, Any]]]:
+def _objects(value: Any, notes: Notes, shape: Text) -> list[tuple[int, Mapping[str, Any]]]:
     """The (index, item) of every object in a list field (`null` is empty); others are noted."""
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        raise _Invalid(text("list_wrong_type", name=notes.name, kind=_kind(value), shape=shape))
+        raise Invalid(text("list_wrong_type", name=notes.name, kind=_kind(value), shape=shape))
     objects = []
     for index, item in enumerate(value):
         if isinstance(item, Mapping):
@@ -941,18 +929,18 @@ def _objects(value: Any, notes: _Notes, shape: Text) -> list[tuple[int, Mapping[
 
 def _mount_path(value: Any, limits: Limits, where: str) -> str:
     if not isinstance(value, str):
-        raise _Invalid(text("path_wrong_type", kind=_kind(value), rule=_MOUNT_PATH_RULE), where)
+        raise Invalid(text("path_wrong_type", kind=_kind(value), rule=_MOUNT_PATH_RULE), where)
     path = _within_text_limit(value.strip(), limits, text("what_path"), where)
     if not _MOUNT_PATH.fullmatch(path):
-        raise _Invalid(text("path_invalid", path=_shown(path), rule=_MOUNT_PATH_RULE), where)
+        raise Invalid(text("path_invalid", path=_shown(path), rule=_MOUNT_PATH_RULE), where)
     return path
 
 
-def _capacity(value: Any, limits: Limits, notes: _Notes, where: str) -> int:
+def _capacity(value: Any, limits: Limits, notes: Notes, where: str) -> int:
     rule = text("rule_capacity", max=limits.max_storage_gi)
     mib = _mebibytes(value, bare_unit="g")
     if mib is None:
-        raise _Invalid(text("capacity_not_size", value=_shown(value), rule=rule), where)
+        raise Invalid(text("capacity_not_size", value=_shown(value), rule=rule), where)
     gib = mib / 1024
     if gib > limits.max_storage_gi:
         notes.warn("clamped", _above_maximum("capacity", value, limits.max_storage_gi), where)
@@ -966,17 +954,165 @@ def _capacity(value: Any, limits: Limits, notes: _Notes, where: str) -> int:
     return whole
 
 
-_NORMALISERS: dict[str, _Normaliser] = {
-    "app_name": _app_name,
-    "image_name": _image_name,
-    "instance": _instance,
-    "cpu": _cpu,
-    "memory": _memory,
-    "container_port": _container_port,
-    "public_access": _public_access,
-    "command": _argv_text,
-    "parameters": _argv_text,
-    "environment": _environment,
-    "configmap": _configmap,
-    "storage": _storage,
-}
+# --- the table of fields ---------------------------------------------------------------------
+
+
+def object_of(**props: dict[str, Any]) -> dict[str, Any]:
+    """The strict schema of an object with exactly these properties."""
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+
+
+def array_of(**props: dict[str, Any]) -> dict[str, Any]:
+    """The strict schema of a list of such objects."""
+    return {"type": "array", "items": object_of(**props)}
+
+
+def _fixed(line: str) -> Callable[[Limits], str]:
+    return lambda limits: line
+
+
+def _always(schema: dict[str, Any]) -> Callable[[Limits], dict[str, Any]]:
+    return lambda limits: schema
+
+
+def _json_choices(values: Iterable[Any]) -> str:
+    return ", ".join(json.dumps(v, ensure_ascii=False, separators=(",", ":")) for v in values)
+
+
+_STRING = _always({"type": "string"})
+_NUMBER = _always({"type": "number"})
+_TEXT = {"type": "string"}
+
+FORM: tuple[Field, ...] = (
+    Field(
+        "app_name",
+        lambda: "hello-world",
+        _app_name,
+        lambda limits: (
+            '- app_name: string, lower-case letters, digits and "-", starting with a letter, at '
+            f"most {limits.app_name_max} characters.\n"
+        ),
+        _STRING,
+    ),
+    Field(
+        "image_name",
+        lambda: "nginx",
+        _image_name,
+        _fixed(
+            '- image_name: Docker image reference, e.g. "mysql:8.4", "halohub/halo:2.5"; prefer '
+            "a pinned version tag.\n"
+        ),
+        _STRING,
+    ),
+    Field(
+        "instance",
+        lambda: 1,
+        _instance,
+        lambda limits: f"- instance: integer 1..{limits.max_instances}, the number of replicas.\n",
+        _NUMBER,
+    ),
+    Field(
+        "cpu",
+        lambda: 0.2,
+        _cpu,
+        lambda limits: f"- cpu: number of cores, one of {_json_choices(limits.cpu_choices)}.\n",
+        _NUMBER,
+    ),
+    Field(
+        "memory",
+        lambda: "256M",
+        _memory,
+        lambda limits: (
+            f"- memory: one of {_json_choices(limits.memory_choices)} (M = MiB, G = GiB).\n"
+        ),
+        _STRING,
+    ),
+    Field(
+        "container_port",
+        lambda: 80,
+        _container_port,
+        _fixed("- container_port: integer 1..65535, the port the app listens on.\n"),
+        _NUMBER,
+    ),
+    Field(
+        "public_access",
+        lambda: False,
+        _public_access,
+        _fixed(
+            "- public_access: boolean, true to give the port a public HTTPS address (only for "
+            "HTTP apps).\n"
+        ),
+        _always({"type": "boolean"}),
+    ),
+    Field(
+        "command",
+        lambda: "",
+        _argv_text,
+        _fixed(
+            "- command: string, the container command as a JSON array text like "
+            '"[\\"nginx\\",\\"-g\\",\\"daemon off;\\"]", or "" for the image default.\n'
+        ),
+        _STRING,
+    ),
+    Field(
+        "parameters",
+        lambda: "",
+        _argv_text,
+        _fixed('- parameters: string, the container arguments as a JSON array text, or "".\n'),
+        _STRING,
+    ),
+    Field(
+        "environment",
+        list,
+        _environment,
+        _fixed('- environment: array of {"name": string, "value": string}.\n'),
+        _always(array_of(name=_TEXT, value=_TEXT)),
+    ),
+    Field(
+        "configmap",
+        list,
+        _configmap,
+        _fixed(
+            '- configmap: array of {"file_path": absolute path, "file_content": string}: files '
+            "mounted into the container.\n"
+        ),
+        _always(array_of(file_path=_TEXT, file_content=_TEXT)),
+    ),
+    Field(
+        "storage",
+        list,
+        _storage,
+        lambda limits: (
+            f'- storage: array of {{"capacity": whole GiB 1..{limits.max_storage_gi}, "value": '
+            "absolute mount path}: persistent volumes.\n"
+        ),
+        _always(array_of(capacity={"type": "integer"}, value=_TEXT)),
+    ),
+)
+FIELDS: tuple[str, ...] = tuple(field.name for field in FORM)
+_BY_NAME: dict[str, Field] = {field.name: field for field in FORM}
+
+
+def field(name: str) -> Field:
+    """The flat form's field `name`."""
+    return _BY_NAME[name]
+
+
+def fields_rule(fields: Iterable[Field], limits: Limits) -> str:
+    """The model's field list (field: type and allowed values) of these fields."""
+    return "".join(field.rule(limits) for field in fields)
+
+
+def value_schemas(fields: Iterable[Field], limits: Limits) -> list[dict[str, Any]]:
+    """The distinct value schemas of these fields, in their order (the answer's `anyOf`)."""
+    distinct: list[dict[str, Any]] = []
+    for field in fields:
+        schema = field.schema(limits)
+        if schema not in distinct:
+            distinct.append(schema)
+    return distinct

@@ -44,7 +44,7 @@ def digest(value: Any) -> str:
         ),
         (
             lambda: prompt.rich_answer_schema(Limits()),
-            "9e0c494a851a9ab643c4a3d50cf09d15c1e7b99fc1c5d7b5fd891efea1fa7fca",
+            "bc4dab7858f8e4ed69293a1a7f7a532149eb2a4981e2b75227e65a2136e0a336",
         ),
         (
             lambda: prompt.instructions(SMALL),
@@ -70,6 +70,14 @@ def digest(value: Any) -> str:
 )
 def test_the_prompt_and_schemas_are_byte_identical(made: Any, expected: str) -> None:
     assert digest(made()) == expected
+
+
+def test_the_rich_answer_names_each_field_once() -> None:
+    # Before the table the rich enum listed "ports" twice; that was the only byte that changed.
+    enum = prompt.rich_answer_schema(Limits())["properties"]["changes"]["items"]["properties"]
+    names = enum["field"]["enum"]
+    assert names == list(rich.FIELDS)
+    assert len(names) == len(set(names))
 
 
 def test_the_system_message_of_a_request_is_the_static_instructions() -> None:
