@@ -328,12 +328,6 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def _snapped_up(value: float, choices: Iterable[float]) -> float | None:
-    """The smallest choice at least `value`, or None when `value` is above them all."""
-    fitting = [choice for choice in choices if choice >= value or _close(choice, value)]
-    return min(fitting) if fitting else None
-
-
 # --- app_name --------------------------------------------------------------------------------
 
 
@@ -587,6 +581,41 @@ def _count(value: Any) -> float | None:
     return number
 
 
+# --- a choice that snaps up (cpu, memory) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    """A field whose value is an amount snapped up to one of a few choices: parse the amount,
+    require it > 0, take the smallest choice at least that large (the largest when none is),
+    warn when that is not the amount given."""
+
+    name: str
+    choices: list[tuple[float, Any]]  # (amount, the value the form keeps), smallest first
+    amount_of: Callable[[Any], float | None]
+    unreadable: str  # message keys
+    not_positive: str
+
+    def snapped_up(self, value: Any, notes: Notes) -> Any:
+        rule = text("rule_choices", choices=_listed(kept for _, kept in self.choices))
+        amount = self.amount_of(value)
+        if amount is None:
+            raise Invalid(text(self.unreadable, value=_shown(value), rule=rule))
+        if amount <= 0 or not self.choices:
+            raise Invalid(text(self.not_positive, value=_shown(value), rule=rule))
+        fitting = [
+            (size, kept) for size, kept in self.choices if size >= amount or _close(size, amount)
+        ]
+        if not fitting:
+            kept = self.choices[-1][1]
+            notes.warn("clamped", _above_maximum(self.name, value, kept))
+            return kept
+        size, kept = fitting[0]
+        if not _close(size, amount):
+            notes.warn("rounded_up", _rounded_up(self.name, value, kept, rule))
+        return kept
+
+
 # --- cpu -------------------------------------------------------------------------------------
 
 _CPU_WORDS = re.compile(
@@ -597,20 +626,9 @@ _MILLI_UNITS = frozenset({"m", "millicore", "millicores", "millicpu", "millicpus
 
 
 def _cpu(value: Any, limits: Limits, notes: Notes) -> float:
-    choices = sorted(limits.cpu_choices)
-    rule = text("rule_choices", choices=_listed(_whole_as_int(choice) for choice in choices))
-    cores = _cores(value)
-    if cores is None:
-        raise Invalid(text("cpu_not_cores", value=_shown(value), rule=rule))
-    if cores <= 0 or not choices:
-        raise Invalid(text("cpu_not_positive", value=_shown(value), rule=rule))
-    chosen = _snapped_up(cores, choices)
-    if chosen is None:
-        chosen = choices[-1]
-        notes.warn("clamped", _above_maximum("cpu", value, _whole_as_int(chosen)))
-    elif not _close(chosen, cores):
-        notes.warn("rounded_up", _rounded_up("cpu", value, _whole_as_int(chosen), rule))
-    return _whole_as_int(chosen)
+    choices = [(choice, _whole_as_int(choice)) for choice in sorted(limits.cpu_choices)]
+    sizes = _Sizes("cpu", choices, _cores, "cpu_not_cores", "cpu_not_positive")
+    return sizes.snapped_up(value, notes)
 
 
 def _cores(value: Any) -> float | None:
@@ -635,21 +653,14 @@ _MIB_PER_UNIT = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 
 
 def _memory(value: Any, limits: Limits, notes: Notes) -> str:
-    choices = _memory_choices(limits)
-    rule = text("rule_choices", choices=_listed(label for _, label in choices))
-    mib = _mebibytes(value, bare_unit="m")
-    if mib is None:
-        raise Invalid(text("memory_not_size", value=_shown(value), rule=rule))
-    if mib <= 0 or not choices:
-        raise Invalid(text("memory_not_positive", value=_shown(value), rule=rule))
-    fitting = [(size, label) for size, label in choices if size >= mib or _close(size, mib)]
-    if not fitting:
-        notes.warn("clamped", _above_maximum("memory", value, choices[-1][1]))
-        return choices[-1][1]
-    size, label = fitting[0]
-    if not _close(size, mib):
-        notes.warn("rounded_up", _rounded_up("memory", value, label, rule))
-    return label
+    sizes = _Sizes(
+        "memory",
+        _memory_choices(limits),
+        lambda given: _mebibytes(given, bare_unit="m"),
+        "memory_not_size",
+        "memory_not_positive",
+    )
+    return sizes.snapped_up(value, notes)
 
 
 def _memory_choices(limits: Limits) -> list[tuple[float, str]]:
@@ -753,6 +764,41 @@ def _within_text_limit(value: str, limits: Limits, what: str | Text, where: str 
     return value
 
 
+# --- a keyed list (environment, configmap, storage) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class _KeyedList:
+    """A list field whose items are keyed (a variable's name, a file's path, a mount path):
+    read the items, normalise each (a bad one is an error of its own, the others are kept), let
+    a later item with the same key replace an earlier one with a warning, and cap the count."""
+
+    items: Callable[[Any, Notes], list[tuple[str, Any]]]  # (where, item) of every item given
+    entry: Callable[[Any, Limits, Notes, str], tuple[str, Any]]  # (key, value); or Invalid
+    key_at: str  # where, under the item, its key is (`.file_path`)
+    twice: str  # message keys; `twice` takes the key as its parameter `key_name`
+    key_name: str
+    too_many: str
+    max_count: Callable[[Limits], int]
+    shaped: Callable[[str, Any], dict[str, Any]]  # the form's item
+
+    def normalised(self, value: Any, limits: Limits, notes: Notes) -> list[dict[str, Any]]:
+        kept: dict[str, Any] = {}
+        for where, item in self.items(value, notes):
+            try:
+                key, given = self.entry(item, limits, notes, where)
+            except Invalid as invalid:
+                notes.fail(invalid.message, invalid.where)
+                continue
+            if key in kept:
+                twice = text(self.twice, **{self.key_name: _shown(key)})
+                notes.warn("duplicate_replaced", twice, where + self.key_at)
+            kept[key] = given
+        if len(kept) > self.max_count(limits):
+            raise Invalid(text(self.too_many, count=len(kept), max=self.max_count(limits)))
+        return [self.shaped(key, given) for key, given in kept.items()]
+
+
 # --- environment -----------------------------------------------------------------------------
 
 ENV_NAME_PATTERN = r"[-._a-zA-Z][-._a-zA-Z0-9]*"
@@ -762,19 +808,12 @@ _ENV_SHAPE = text("rule_env_shape")
 
 
 def _environment(value: Any, limits: Limits, notes: Notes) -> list[dict[str, str]]:
-    variables: dict[str, str] = {}
-    for name, raw, where in _env_pairs(value, notes):
-        try:
-            given = _env_value(name, raw, limits, where)
-        except Invalid as invalid:
-            notes.fail(invalid.message, invalid.where)
-            continue
-        if name in variables:
-            notes.warn("duplicate_replaced", text("env_set_twice", name=_shown(name)), where)
-        variables[name] = given
-    if len(variables) > limits.max_env:
-        raise Invalid(text("env_too_many", count=len(variables), max=limits.max_env))
-    return [{"name": name, "value": given} for name, given in variables.items()]
+    return _ENVIRONMENT.normalised(value, limits, notes)
+
+
+def _env_variable(item: Any, limits: Limits, notes: Notes, where: str) -> tuple[str, str]:
+    name, raw = item
+    return name, _env_value(name, raw, limits, where)
 
 
 def _env_pairs(value: Any, notes: Notes) -> list[tuple[str, Any, str]]:
@@ -850,31 +889,16 @@ _MOUNT_PATH_RULE = text("rule_mount_path")
 
 
 def _configmap(value: Any, limits: Limits, notes: Notes) -> list[dict[str, str]]:
-    files: dict[str, str] = {}
-    for index, item in _objects(value, notes, text("shape_configmap")):
-        where = f"[{index}]"
-        try:
-            path = _mount_path(
-                _first(item, ("file_path", "mountPath", "mount_path", "path")),
-                limits,
-                f"{where}.file_path",
-            )
-            content = _file_content(
-                _first(item, ("file_content", "value", "content")), limits, where
-            )
-        except Invalid as invalid:
-            notes.fail(invalid.message, invalid.where)
-            continue
-        if path in files:
-            notes.warn(
-                "duplicate_replaced",
-                text("file_given_twice", path=_shown(path)),
-                f"{where}.file_path",
-            )
-        files[path] = content
-    if len(files) > limits.max_configmap:
-        raise Invalid(text("configmap_too_many", count=len(files), max=limits.max_configmap))
-    return [{"file_path": path, "file_content": content} for path, content in files.items()]
+    return _CONFIGMAP.normalised(value, limits, notes)
+
+
+def _config_file(item: Any, limits: Limits, notes: Notes, where: str) -> tuple[str, str]:
+    path = _mount_path(
+        _first(item, ("file_path", "mountPath", "mount_path", "path")),
+        limits,
+        f"{where}.file_path",
+    )
+    return path, _file_content(_first(item, ("file_content", "value", "content")), limits, where)
 
 
 def _file_content(value: Any, limits: Limits, where: str) -> str:
@@ -886,37 +910,34 @@ def _file_content(value: Any, limits: Limits, where: str) -> str:
 
 
 def _storage(value: Any, limits: Limits, notes: Notes) -> list[dict[str, Any]]:
-    volumes: dict[str, int] = {}
-    for index, item in _objects(value, notes, text("shape_storage")):
-        where = f"[{index}]"
-        try:
-            path = _mount_path(
-                _first(item, ("value", "mount_path", "path", "mountPath")), limits, f"{where}.value"
-            )
-            capacity = _capacity(item.get("capacity"), limits, notes, f"{where}.capacity")
-        except Invalid as invalid:
-            notes.fail(invalid.message, invalid.where)
-            continue
-        if path in volumes:
-            notes.warn(
-                "duplicate_replaced", text("mount_given_twice", path=_shown(path)), f"{where}.value"
-            )
-        volumes[path] = capacity
-    if len(volumes) > limits.max_storage_items:
-        raise Invalid(text("storage_too_many", count=len(volumes), max=limits.max_storage_items))
-    return [{"capacity": capacity, "value": path} for path, capacity in volumes.items()]
+    return _STORAGE.normalised(value, limits, notes)
 
 
-def _objects(value: Any, notes: Notes, shape: Text) -> list[tuple[int, Mapping[str, Any]]]:
-    """The (index, item) of every object in a list field (`null` is empty); others are noted."""
+def _volume(item: Any, limits: Limits, notes: Notes, where: str) -> tuple[str, int]:
+    path = _mount_path(
+        _first(item, ("value", "mount_path", "path", "mountPath")), limits, f"{where}.value"
+    )
+    return path, _capacity(item.get("capacity"), limits, notes, f"{where}.capacity")
+
+
+def _configmap_objects(value: Any, notes: Notes) -> list[tuple[str, Any]]:
+    return _objects(value, notes, text("shape_configmap"))
+
+
+def _storage_objects(value: Any, notes: Notes) -> list[tuple[str, Any]]:
+    return _objects(value, notes, text("shape_storage"))
+
+
+def _objects(value: Any, notes: Notes, shape: Text) -> list[tuple[str, Any]]:
+    """The (where, item) of every object in a list field (`null` is empty); others are noted."""
     if value is None:
         return []
     if not isinstance(value, list | tuple):
         raise Invalid(text("list_wrong_type", name=notes.name, kind=_kind(value), shape=shape))
-    objects = []
+    objects: list[tuple[str, Any]] = []
     for index, item in enumerate(value):
         if isinstance(item, Mapping):
-            objects.append((index, item))
+            objects.append((f"[{index}]", item))
         else:
             notes.fail(
                 text(
@@ -952,6 +973,42 @@ def _capacity(value: Any, limits: Limits, notes: Notes, where: str) -> int:
     if not _close(whole, gib):
         notes.warn("rounded_up", _rounded_up("capacity", value, whole, rule), where)
     return whole
+
+
+def _env_items(value: Any, notes: Notes) -> list[tuple[str, Any]]:
+    return [(where, (name, raw)) for name, raw, where in _env_pairs(value, notes)]
+
+
+_ENVIRONMENT = _KeyedList(
+    _env_items,
+    _env_variable,
+    "",
+    "env_set_twice",
+    "name",
+    "env_too_many",
+    lambda limits: limits.max_env,
+    lambda name, value: {"name": name, "value": value},
+)
+_CONFIGMAP = _KeyedList(
+    _configmap_objects,
+    _config_file,
+    ".file_path",
+    "file_given_twice",
+    "path",
+    "configmap_too_many",
+    lambda limits: limits.max_configmap,
+    lambda path, content: {"file_path": path, "file_content": content},
+)
+_STORAGE = _KeyedList(
+    _storage_objects,
+    _volume,
+    ".value",
+    "mount_given_twice",
+    "path",
+    "storage_too_many",
+    lambda limits: limits.max_storage_items,
+    lambda path, capacity: {"capacity": capacity, "value": path},
+)
 
 
 # --- the table of fields ---------------------------------------------------------------------
