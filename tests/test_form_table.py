@@ -9,9 +9,15 @@ import json
 from typing import Any
 
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 
 from aiops import prompt, rich
-from aiops.form import Limits, default_form
+from aiops.form import FIELDS, FORM, Limits, default_form
+from tests.fixtures.app import ROOT
+
+DOCUMENT = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+SCHEMAS = DOCUMENT["components"]["schemas"]
 
 SMALL = Limits(
     cpu_choices=(0.5, 1),
@@ -83,3 +89,70 @@ def test_the_rich_answer_names_each_field_once() -> None:
 def test_the_system_message_of_a_request_is_the_static_instructions() -> None:
     messages = prompt.build_messages(limits=Limits(), form=default_form(), user_input="mysql")
     assert digest(messages[0]["content"]) == digest(prompt.instructions(Limits()))
+
+
+# --- openapi.yaml's flat form against the table ----------------------------------------------
+
+
+def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its local `$ref`s (and those of its items and properties) replaced."""
+    if "$ref" in schema:
+        return resolved(SCHEMAS[schema["$ref"].rsplit("/", 1)[1]])
+    schema = dict(schema)
+    if "items" in schema:
+        schema["items"] = resolved(schema["items"])
+    if "properties" in schema:
+        schema["properties"] = {k: resolved(v) for k, v in schema["properties"].items()}
+    return schema
+
+
+def within(documented: dict[str, Any], answered: dict[str, Any], where: str) -> None:
+    """The documented form value is one the answer schema's value shape allows: the same type
+    (an integer is a number) and, for lists of objects, the same properties of the same types."""
+    kind, allowed = documented["type"], answered["type"]
+    assert kind == allowed or (kind, allowed) == ("integer", "number"), (where, kind, allowed)
+    if kind == "array":
+        items, answered_items = documented["items"], answered["items"]
+        assert list(items["properties"]) == list(answered_items["properties"]), where
+        assert items["required"] == answered_items["required"], where
+        for name, value in items["properties"].items():
+            within(value, answered_items["properties"][name], f"{where}.{name}")
+
+
+def test_the_documented_form_has_the_tables_fields_in_order() -> None:
+    form = SCHEMAS["Form"]
+    assert tuple(form["properties"]) == FIELDS
+    assert tuple(form["required"]) == FIELDS
+    assert tuple(SCHEMAS["Params"]["properties"]) == FIELDS
+
+
+@pytest.mark.parametrize("field", FORM, ids=FIELDS)
+def test_each_documented_field_has_the_shape_of_its_answer_schema(field: Any) -> None:
+    documented = resolved(SCHEMAS["Form"]["properties"][field.name])
+    within(documented, field.schema(Limits()), field.name)
+
+
+def test_the_tables_defaults_are_a_documented_form() -> None:
+    validator = Draft202012Validator(resolved(SCHEMAS["Form"]))
+    assert list(validator.iter_errors(default_form())) == []
+    assert default_form() is not default_form()  # each call a fresh form to edit
+    assert default_form()["environment"] is not default_form()["environment"]
+
+
+def test_the_documented_allowed_values_are_the_default_limits() -> None:
+    limits, form = Limits(), resolved(SCHEMAS["Form"])["properties"]
+    assert tuple(form["cpu"]["enum"]) == limits.cpu_choices
+    assert tuple(form["memory"]["enum"]) == limits.memory_choices
+    assert form["instance"]["maximum"] == limits.max_instances
+    assert form["app_name"]["maxLength"] == limits.app_name_max
+    assert form["environment"]["maxItems"] == limits.max_env
+    assert form["configmap"]["maxItems"] == limits.max_configmap
+    assert form["storage"]["maxItems"] == limits.max_storage_items
+    assert form["storage"]["items"]["properties"]["capacity"]["maximum"] == limits.max_storage_gi
+
+
+@pytest.mark.parametrize("field", FORM, ids=FIELDS)
+def test_each_field_tells_the_model_its_own_line(field: Any) -> None:
+    line = field.rule(Limits())
+    assert line.startswith(f"- {field.name}: ") and line.endswith("\n")
+    assert line in prompt.instructions(Limits())
