@@ -1,4 +1,12 @@
-"""The deploy form (README "The API"): its fields, normalisation, validation and diff."""
+"""The deploy form (README "The API"): its fields, normalisation, validation and diff.
+
+The flat form is declared once, as the table `FORM` at the end of this module: each `Field`
+holds its default, its normaliser, the line the model is told and its value's strict schema;
+defaults, normalisation, the prompt's field list (aiops.prompt) and the answer schema come from
+it, and tests/test_form_table.py checks openapi.yaml against it. A few generic normalisers
+carry the shared patterns: `_Sizes` (an amount that snaps up to a choice: cpu, memory) and
+`_KeyedList` (a keyed list: environment, configmap, storage).
+"""
 
 from __future__ import annotations
 
@@ -85,17 +93,17 @@ def normalise(
         errors.append(Notice("params", INVALID_VALUE, text("form_not_object", kind=_kind(values))))
         values = {}
     form: dict[str, Any] = {}
-    for name in FIELDS:
-        if name not in values:
-            form[name] = _fallback(name, limits, previous)
+    for field in FORM:
+        if field.name not in values:
+            form[field.name] = _fallback(field, limits, previous)
             continue
-        value, notes = _normalised_field(name, values[name], limits)
+        value, notes = normalised_field(field, values[field.name], limits)
         if notes.errors:
             errors.extend(notes.errors)
-            form[name] = _fallback(name, limits, previous)
+            form[field.name] = _fallback(field, limits, previous)
         else:
             warnings.extend(notes.warnings)
-            form[name] = value
+            form[field.name] = value
     form.update((key, value) for key, value in values.items() if key not in FIELDS)
     return Normalised(form=form, warnings=warnings, errors=errors)
 
@@ -169,20 +177,16 @@ def normalised_field(field: Field, value: Any, limits: Limits) -> tuple[Any, Not
         return None, notes
 
 
-def _normalised_field(name: str, value: Any, limits: Limits) -> tuple[Any, Notes]:
-    return normalised_field(_BY_NAME[name], value, limits)
+def _fallback(field: Field, limits: Limits, previous: Mapping[str, Any] | None) -> Any:
+    if previous is not None and field.name in previous:
+        return copy.deepcopy(previous[field.name])
+    return _default_within(field, limits)
 
 
-def _fallback(name: str, limits: Limits, previous: Mapping[str, Any] | None) -> Any:
-    if previous is not None and name in previous:
-        return copy.deepcopy(previous[name])
-    return _default_within(name, limits)
-
-
-def _default_within(name: str, limits: Limits) -> Any:
+def _default_within(field: Field, limits: Limits) -> Any:
     """The default value of a field, fitted silently to limits that may exclude it."""
-    default = _BY_NAME[name].default()
-    value, notes = _normalised_field(name, default, limits)
+    default = field.default()
+    value, notes = normalised_field(field, default, limits)
     return default if notes.errors else value
 
 

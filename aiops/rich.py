@@ -3,10 +3,11 @@ can say beyond the flat form, declared once as a table of fields.
 
 The rich form is the flat form's fields, with `container_port`/`public_access` replaced by
 `ports` (several, each with its protocol and exposure), plus `autoscaling`, `registry` (a
-private registry's credentials) and `gpu`. Each rich-only field is one `Field`: its
-default, its normaliser, the rule in words the model is told, and its strict JSON schema. The
-fields it shares with the flat form are normalised by aiops.form, so both forms agree on cpu,
-memory, names, environment, config files and volumes.
+private registry's credentials) and `gpu`. Each rich-only field is one `aiops.form.Field` (the
+flat form's type): its default, its normaliser, the rule in words the model is told, and its
+strict JSON schema. `FORM` is the rich form's table: the flat form's own `Field`s for the fields
+both share (so both forms agree on cpu, memory, names, environment, config files and volumes),
+then the rich-only ones.
 """
 
 from __future__ import annotations
@@ -335,11 +336,6 @@ def secrets_of(form: Mapping[str, Any]) -> list[str]:
     if isinstance(registry, Mapping) and isinstance(registry.get("password"), str):
         return [registry["password"]]
     return []
-
-
-def instructions_fields(limits: Limits) -> str:
-    """The rich-only lines of the model's field list."""
-    return "".join(field.rule(limits) for field in RICH_ONLY)
 
 
 def value_schemas(limits: Limits) -> list[dict[str, Any]]:
