@@ -11,6 +11,7 @@ carry the shared patterns: `_Sizes` (an amount that snaps up to a choice: cpu, m
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiops import images
 from aiops.messages import INVALID_VALUE, NOTICE_CODES, Lang, Text, render, text
 
 
@@ -369,79 +371,7 @@ def _slug(text: str, max_chars: int) -> str:
 
 _IMAGE_MAX = 255
 _IMAGE_RULE = text("rule_image")
-_DOMAIN = re.compile(
-    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
-    r"(?::[0-9]+)?"
-)
-_PATH = re.compile(
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-)
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 _DOCKER_COMMAND = re.compile(r"docker\s+(pull|run)\s+(.*)", re.IGNORECASE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class _DockerFlags:
-    """The options of one docker command: which take no value, which take the next token."""
-
-    short_switches: frozenset[str]
-    short_with_value: frozenset[str]
-    long_switches: frozenset[str]
-    long_with_value: frozenset[str]
-
-
-_PULL_FLAGS = _DockerFlags(
-    short_switches=frozenset("aq"),
-    short_with_value=frozenset(),
-    long_switches=frozenset({"all-tags", "quiet", "disable-content-trust", "help"}),
-    long_with_value=frozenset({"platform"}),
-)
-_RUN_FLAGS = _DockerFlags(
-    short_switches=frozenset("ditPq"),
-    short_with_value=frozenset("acehlmpuvw"),
-    long_switches=frozenset(
-        _word_list(
-            "detach interactive tty rm privileged init read-only publish-all oom-kill-disable "
-            "no-healthcheck disable-content-trust quiet help"
-        )
-    ),
-    long_with_value=frozenset(
-        _word_list(
-            "add-host annotation attach blkio-weight cap-add cap-drop cgroup-parent cgroupns "
-            "cidfile cpu-period cpu-quota cpu-shares cpus cpuset-cpus cpuset-mems device "
-            "detach-keys dns dns-option dns-search domainname entrypoint env env-file expose "
-            "gpus group-add health-cmd health-interval health-retries health-start-period "
-            "health-timeout hostname ip ip6 ipc isolation label label-file link log-driver "
-            "log-opt mac-address memory memory-reservation memory-swap mount name network net "
-            "network-alias pid pids-limit platform publish pull restart runtime security-opt "
-            "shm-size stop-signal stop-timeout storage-opt sysctl tmpfs ulimit user userns uts "
-            "volume volumes-from workdir"
-        )
-    ),
-)
-
-
-@dataclass(frozen=True)
-class _ImageRef:
-    domain: str
-    path: str
-    tag: str
-    digest: str
-
-    @property
-    def repository(self) -> str:
-        return f"{self.domain}/{self.path}" if self.domain else self.path
-
-    @property
-    def text(self) -> str:
-        tag = f":{self.tag}" if self.tag else ""
-        digest = f"@{self.digest}" if self.digest else ""
-        return self.repository + tag + digest
-
-    @property
-    def floating(self) -> bool:
-        return not self.digest and self.tag in ("", "latest")
 
 
 def _image_name(value: Any, limits: Limits, notes: Notes) -> str:
@@ -475,49 +405,14 @@ def _image_of_docker_command(given: str) -> str:
     except ValueError:
         raise unclear from None
     pulling = command.group(1).lower() == "pull"
-    start = _first_operand(tokens, _PULL_FLAGS if pulling else _RUN_FLAGS)
+    start = images.first_operand(tokens, images.PULL if pulling else images.RUN)
     # `docker run IMAGE ARGS…` runs ARGS in the image; `docker pull` takes the image alone.
     if start is None or (pulling and len(tokens) > start + 1):
         raise unclear
     return tokens[start]
 
 
-def _first_operand(tokens: list[str], flags: _DockerFlags) -> int | None:
-    """The index of the first token that is not an option or an option's value; None if unclear."""
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        if token == "--":
-            index += 1
-            break
-        if not token.startswith("-") or token == "-":
-            break
-        width = _option_width(token, flags)
-        if width is None:
-            return None
-        index += width
-    return index if index < len(tokens) else None
-
-
-def _option_width(token: str, flags: _DockerFlags) -> int | None:
-    """How many tokens an option spans (1 or 2), or None for an option we do not know."""
-    if token.startswith("--"):
-        name, has_value, _ = token[2:].partition("=")
-        if name in flags.long_switches:
-            return 1
-        if name in flags.long_with_value:
-            return 1 if has_value else 2
-        return None
-    letters = token[1:]
-    for position, letter in enumerate(letters):
-        if letter in flags.short_with_value:
-            return 2 if position == len(letters) - 1 else 1
-        if letter not in flags.short_switches:
-            return None
-    return 1
-
-
-def _parsed_image(given: str) -> _ImageRef:
+def _parsed_image(given: str) -> images.Ref:
     """The parts of an image reference, its path lower-cased; raises `Invalid` when it is none."""
     if not given:
         raise Invalid(text("image_empty", rule=_IMAGE_RULE))
@@ -525,31 +420,11 @@ def _parsed_image(given: str) -> _ImageRef:
         raise Invalid(text("image_has_spaces", value=_shown(given), rule=_IMAGE_RULE))
     if len(given) > _IMAGE_MAX:
         raise Invalid(text("text_too_long", what="image_name", count=len(given), max=_IMAGE_MAX))
-    name, _, digest = given.partition("@")
-    repository, tag = _split_tag(name)
-    domain, _, path = repository.partition("/")
-    if not path or not ("." in domain or ":" in domain or domain.lower() == "localhost"):
-        domain, path = "", repository
-    ref = _ImageRef(domain=domain, path=path.lower(), tag=tag, digest=digest)
-    if not _is_valid_image(ref, has_tag=":" in name[len(repository) :], has_digest="@" in given):
+    parts = images.split(given)
+    ref = dataclasses.replace(parts, path=parts.path.lower())
+    if not images.is_reference(ref):
         raise Invalid(text("image_not_reference", value=_shown(given), rule=_IMAGE_RULE))
     return ref
-
-
-def _split_tag(name: str) -> tuple[str, str]:
-    """`name` split into repository and tag: the tag follows the last `:` after the last `/`."""
-    head, slash, last = name.rpartition("/")
-    last, _, tag = last.partition(":")
-    return head + slash + last, tag
-
-
-def _is_valid_image(ref: _ImageRef, *, has_tag: bool, has_digest: bool) -> bool:
-    return (
-        (not ref.domain or _DOMAIN.fullmatch(ref.domain) is not None)
-        and _PATH.fullmatch(ref.path) is not None
-        and (not has_tag or _TAG.fullmatch(ref.tag) is not None)
-        and (not has_digest or _DIGEST.fullmatch(ref.digest) is not None)
-    )
 
 
 # --- instance --------------------------------------------------------------------------------
