@@ -29,8 +29,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aiops import images
-from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Limits, Notice, memory_mib
+from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Limits, Notice
 from aiops.messages import Text, text
+from aiops.sizes import memory_mib
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiops import images
+from aiops import images, sizes
 from aiops.messages import INVALID_VALUE, NOTICE_CODES, Lang, Text, render, text
 
 
@@ -253,87 +253,6 @@ def _rounded_up(name: str, value: Any, kept: Any, rule: Text) -> Text:
     return text("rounded_up", name=name, value=_shown(value), kept=str(kept), rule=rule)
 
 
-# --- numbers in words ----------------------------------------------------------------------------
-
-
-def _word_list(text: str) -> list[str]:
-    return text.split()
-
-
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5}
-_CHINESE_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
-_CHINESE_ZEROS = frozenset("零〇")
-_CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000}
-_ENGLISH_NUMBERS = {
-    word: number
-    for number, word in enumerate(
-        _word_list("zero one two three four five six seven eight nine ten eleven twelve")
-    )
-}
-
-
-def _cleaned(text: str) -> str:
-    """Text folded for parsing: full-width forms to ASCII (NFKC), trimmed, lower-case."""
-    return unicodedata.normalize("NFKC", text).strip().lower()
-
-
-def _number(text: str) -> float | None:
-    """The number a short cleaned text spells (`2`, `0.5`, `两`, `十二`, `two`), else None."""
-    if _DECIMAL.fullmatch(text):
-        return float(text)
-    spelled = _chinese_number(text)
-    if spelled is None:
-        spelled = _ENGLISH_NUMBERS.get(text)
-    return None if spelled is None else float(spelled)
-
-
-def _chinese_number(text: str) -> int | None:
-    """The value of a Chinese numeral below 10000 (`三`, `十`, `二十五`, `一百零五`), else None."""
-    if text and all(char in _CHINESE_ZEROS for char in text):
-        return 0 if len(text) == 1 else None
-    total, digit, unit, after_unit = 0, None, 10_000, False
-    for char in text:
-        if char in _CHINESE_ZEROS and digit is None:
-            after_unit = False
-        elif char in _CHINESE_DIGITS and digit is None:
-            digit = _CHINESE_DIGITS[char]
-        elif char in _CHINESE_UNITS and _CHINESE_UNITS[char] < unit:
-            unit = _CHINESE_UNITS[char]
-            total += (1 if digit is None else digit) * unit
-            digit, after_unit = None, True
-        else:
-            return None
-    if digit is None:
-        return total or None
-    # A digit right after 百 or 千 counts in the next unit down: 两百五 is 250, 一百零五 is 105.
-    return total + digit * (unit // 10 if after_unit and unit >= 100 else 1)
-
-
-def _real(value: Any) -> float | None:
-    """A JSON number as a float (huge integers become infinite), else None; booleans are not."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:
-            return math.inf if value > 0 else -math.inf
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    return None
-
-
-def _whole_as_int(number: float) -> float:
-    """A whole number as an int (`1`, not `1.0`); others unchanged."""
-    number = float(number)
-    return int(number) if number.is_integer() else number
-
-
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
 # --- app_name --------------------------------------------------------------------------------
 
 
@@ -451,10 +370,10 @@ def _instance(value: Any, limits: Limits, notes: Notes) -> int:
 
 def _count(value: Any) -> float | None:
     """A whole number (or an infinite one) from a number or words like `两个实例`, else None."""
-    number = _real(value)
+    number = sizes.real(value)
     if number is None and isinstance(value, str):
-        words = _INSTANCE_WORDS.fullmatch(_cleaned(value))
-        number = _number(words.group("number")) if words else None
+        words = _INSTANCE_WORDS.fullmatch(sizes.cleaned(value))
+        number = sizes.number(words.group("number")) if words else None
     if number is None or (math.isfinite(number) and not number.is_integer()):
         return None
     return number
@@ -483,16 +402,22 @@ class _Sizes:
         if amount <= 0 or not self.choices:
             raise Invalid(text(self.not_positive, value=_shown(value), rule=rule))
         fitting = [
-            (size, kept) for size, kept in self.choices if size >= amount or _close(size, amount)
+            (size, kept)
+            for size, kept in self.choices
+            if size >= amount or sizes.close(size, amount)
         ]
         if not fitting:
             kept = self.choices[-1][1]
             notes.warn("clamped", _above_maximum(self.name, value, kept))
             return kept
         size, kept = fitting[0]
-        if not _close(size, amount):
+        if not sizes.close(size, amount):
             notes.warn("rounded_up", _rounded_up(self.name, value, kept, rule))
         return kept
+
+
+def _fits(size: float, amount: float) -> bool:
+    return size >= amount or sizes.close(size, amount)
 
 
 # --- cpu -------------------------------------------------------------------------------------
@@ -505,21 +430,21 @@ _MILLI_UNITS = frozenset({"m", "millicore", "millicores", "millicpu", "millicpus
 
 
 def _cpu(value: Any, limits: Limits, notes: Notes) -> float:
-    choices = [(choice, _whole_as_int(choice)) for choice in sorted(limits.cpu_choices)]
-    sizes = _Sizes("cpu", choices, _cores, "cpu_not_cores", "cpu_not_positive")
-    return sizes.snapped_up(value, notes)
+    choices = [(choice, sizes.whole_as_int(choice)) for choice in sorted(limits.cpu_choices)]
+    snapping = _Sizes("cpu", choices, _cores, "cpu_not_cores", "cpu_not_positive")
+    return snapping.snapped_up(value, notes)
 
 
 def _cores(value: Any) -> float | None:
     """A number of cores from a number or words like `500m`, `2 cores`, `2核`, `半核`, else None."""
-    number = _real(value)
+    number = sizes.real(value)
     if number is not None or not isinstance(value, str):
         return number
-    words = _CPU_WORDS.fullmatch(_cleaned(value))
+    words = _CPU_WORDS.fullmatch(sizes.cleaned(value))
     if words is None:
         return None
     spelled = words.group("number")
-    cores = 0.5 if spelled == "半" else _number(spelled)
+    cores = 0.5 if spelled == "半" else sizes.number(spelled)
     if cores is not None and words.group("unit") in _MILLI_UNITS:
         return cores / 1000
     return cores
@@ -527,53 +452,31 @@ def _cores(value: Any) -> float | None:
 
 # --- memory and sizes ------------------------------------------------------------------------
 
-_SIZE_WORDS = re.compile(r"(?P<number>.+?)\s*(?P<unit>[kmgt]i?b?)?")
-_MIB_PER_UNIT = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
-
 
 def _memory(value: Any, limits: Limits, notes: Notes) -> str:
-    sizes = _Sizes(
+    snapping = _Sizes(
         "memory",
         _memory_choices(limits),
-        lambda given: _mebibytes(given, bare_unit="m"),
+        lambda given: sizes.mebibytes(given, bare_unit="m"),
         "memory_not_size",
         "memory_not_positive",
     )
-    return sizes.snapped_up(value, notes)
+    return snapping.snapped_up(value, notes)
 
 
 def _memory_choices(limits: Limits) -> list[tuple[float, str]]:
     """Allowed memory labels with their size in MiB, smallest first; unreadable ones left out."""
-    sized = ((_mebibytes(label, bare_unit="m"), label) for label in limits.memory_choices)
+    sized = ((sizes.mebibytes(label, bare_unit="m"), label) for label in limits.memory_choices)
     return sorted((size, label) for size, label in sized if size is not None and size > 0)
-
-
-def memory_mib(label: str) -> float | None:
-    """The size in MiB of a memory value such as `512M` or `1G` (None if unreadable)."""
-    return _mebibytes(label, bare_unit="m")
-
-
-def _mebibytes(value: Any, bare_unit: str) -> float | None:
-    """A size in MiB from a number (in `bare_unit`) or text (`512Mi`, `1.5G`, `1GB`), else None."""
-    number = _real(value)
-    if number is not None:
-        return number * _MIB_PER_UNIT[bare_unit]
-    if not isinstance(value, str):
-        return None
-    words = _SIZE_WORDS.fullmatch(_cleaned(value))
-    number = _number(words.group("number")) if words else None
-    if words is None or number is None:
-        return None
-    return number * _MIB_PER_UNIT[(words.group("unit") or bare_unit)[0]]
 
 
 # --- container_port --------------------------------------------------------------------------
 
 
 def _container_port(value: Any, limits: Limits, notes: Notes) -> int:
-    number = _real(value)
-    if number is None and isinstance(value, str) and _DECIMAL.fullmatch(_cleaned(value)):
-        number = float(_cleaned(value))
+    number = sizes.real(value)
+    if number is None and isinstance(value, str) and sizes.DECIMAL.fullmatch(sizes.cleaned(value)):
+        number = float(sizes.cleaned(value))
     if number is None or not (1 <= number <= 65535) or not number.is_integer():
         raise Invalid(text("port_invalid", value=_shown(value)))
     return int(number)
@@ -588,10 +491,10 @@ _FALSE_WORDS = frozenset({"false", "no", "n", "off", "0", "disabled", "否", "�
 def _public_access(value: Any, limits: Limits, notes: Notes) -> bool:
     if isinstance(value, bool):
         return value
-    if _real(value) in (0.0, 1.0):
+    if sizes.real(value) in (0.0, 1.0):
         return bool(value)
-    if isinstance(value, str) and _cleaned(value) in _TRUE_WORDS | _FALSE_WORDS:
-        return _cleaned(value) in _TRUE_WORDS
+    if isinstance(value, str) and sizes.cleaned(value) in _TRUE_WORDS | _FALSE_WORDS:
+        return sizes.cleaned(value) in _TRUE_WORDS
     raise Invalid(text("public_access_invalid", value=_shown(value)))
 
 
@@ -627,7 +530,7 @@ def _words(items: Iterable[Any], name: str, rule: Text) -> list[str]:
 
 def _number_text(value: Any) -> str | None:
     """A JSON number as text (`8080`, `1.5`), else None."""
-    if isinstance(value, bool) or _real(value) is None:
+    if isinstance(value, bool) or sizes.real(value) is None:
         return None
     try:
         return str(value)
@@ -838,7 +741,7 @@ def _mount_path(value: Any, limits: Limits, where: str) -> str:
 
 def _capacity(value: Any, limits: Limits, notes: Notes, where: str) -> int:
     rule = text("rule_capacity", max=limits.max_storage_gi)
-    mib = _mebibytes(value, bare_unit="g")
+    mib = sizes.mebibytes(value, bare_unit="g")
     if mib is None:
         raise Invalid(text("capacity_not_size", value=_shown(value), rule=rule), where)
     gib = mib / 1024
@@ -849,7 +752,7 @@ def _capacity(value: Any, limits: Limits, notes: Notes, where: str) -> int:
         notes.warn("clamped", text("capacity_below_minimum", value=_shown(value), rule=rule), where)
         return 1
     whole = math.ceil(gib - 1e-9)
-    if not _close(whole, gib):
+    if not sizes.close(whole, gib):
         notes.warn("rounded_up", _rounded_up("capacity", value, whole, rule), where)
     return whole
 
