@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
@@ -112,13 +112,29 @@ class GenRequest(BaseModel):
         return value.strip()
 
 
+class Noticed(Protocol):
+    """What a warning is inside the service (aiops.form.Notice has this shape)."""
+
+    @property
+    def field(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    def rendered(self, lang: Lang) -> str: ...
+
+
 class Warning_(BaseModel):
-    """One entry of `Warnings`: the field, a stable code (aiops.messages.WARNING_CODES) and a
-    message in the request's language."""
+    """One entry of `Warnings` as the answer writes it: the field, a stable code
+    (aiops.messages.WARNING_CODES) and a message in the request's language. Inside the service
+    a warning is an aiops.form.Notice; this wire shape is made from one only at the answer's
+    edge (`of`), when the language is known."""
 
     field: str
     code: str
     message: str
+
+    @classmethod
+    def of(cls, notice: Noticed, lang: Lang) -> Warning_:
+        return cls(field=notice.field, code=notice.code, message=notice.rendered(lang))
 
 
 class Usage(BaseModel):

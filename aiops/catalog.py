@@ -28,8 +28,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Limits, Notice, memory_mib
+from aiops import images
+from aiops.form import ENV_NAME_PATTERN, MOUNT_PATH_PATTERN, Limits, Notice
 from aiops.messages import Text, text
+from aiops.sizes import memory_mib
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
@@ -281,7 +283,7 @@ class Catalog:
         lowered = text.lower()
         found: dict[str, Entry] = {}
         candidates = [
-            *(self.for_image(ref) for ref in dict.fromkeys(_image_references(text, lowered))),
+            *(self.for_image(ref) for ref in dict.fromkeys(images.references(text, lowered))),
             *(self._by_id[entry_id] for entry_id in self._ids_named_in(lowered)),
             self.for_image(image_name) if image_name else None,
         ]
@@ -312,119 +314,12 @@ def get_catalog() -> Catalog:
     return Catalog.from_file(CATALOG_PATH)
 
 
-# --- image references -------------------------------------------------------------------------
+# --- image references (aiops.images) ----------------------------------------------------------
 
-_REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*")
-_IMAGE_REFERENCE = re.compile(r"[a-z0-9][a-z0-9._/:@-]*")
-_IMAGE_KEY = re.compile(r"""image:[ \t]*["']?([^\s"'#]+)""")  # compose, Kubernetes
-_FLAG_IMAGE = re.compile(r"""--image[= \t]+["']?([^\s"']+)""")  # kubectl run --image=…
-_FROM_LINE = re.compile(r"from[ \t]+(?:--platform=\S+[ \t]+)?(\S+)")  # Dockerfile
-_DOCKER_COMMAND = re.compile(
-    r"docker(?:[ \t]+(?:container|image))?[ \t]+(?:run|create|pull)[ \t]+([^\n|;&>]*)"
-)
+image_repository = images.repository
+image_tag = images.tag
+image_references = images.references
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
-_LINE_CONTINUATION = re.compile(r"\\\r?\n")
-_SHELL_WORD = re.compile(r"""(?:"[^"]*"|'[^']*'|[^\s"'])+""")
-# `docker run` options that take no value; every other option takes one.
-_BOOLEAN_LONG_OPTIONS = frozenset(
-    {"--detach", "--interactive", "--tty", "--rm", "--privileged", "--init", "--publish-all",
-     "--read-only", "--quiet", "--no-healthcheck", "--oom-kill-disable", "--all-tags"}
-)  # fmt: skip
-_BOOLEAN_SHORT_LETTERS = frozenset("ditPq")
-
-
-def image_repository(reference: str) -> str:
-    """The repository path of an image reference, lower-case, without registry, `library/`, tag
-    or digest: `docker.io/library/mysql:8` → `mysql`, `quay.io/keycloak/keycloak:26.0` →
-    `keycloak/keycloak`. "" when the text is not an image reference."""
-    parts = reference.strip().lower().split("@", 1)[0].split("/")
-    if len(parts) > 1 and (parts[0] == "localhost" or "." in parts[0] or ":" in parts[0]):
-        parts = parts[1:]
-    parts[-1] = parts[-1].split(":", 1)[0]
-    if len(parts) > 1 and parts[0] == "library":
-        parts = parts[1:]
-    path = "/".join(parts)
-    return path if _REPOSITORY_PATH.fullmatch(path) else ""
-
-
-def image_tag(reference: str) -> str:
-    """The tag of an image reference (`redis:7.4` → `7.4`), "" when it has none."""
-    last = reference.strip().split("@", 1)[0].rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else ""
-
-
-def image_references(text: str) -> list[str]:
-    """Image references in text, lower-cased, in order of appearance: `docker run|create|pull`
-    commands, compose/Kubernetes `image:` keys, `--image` flags and Dockerfile `FROM` lines."""
-    return _image_references(text, text.lower())
-
-
-def _image_references(text: str, lowered: str) -> list[str]:
-    # Keywords are searched in the lower-cased text by regexes that start with a literal, which
-    # the regex engine finds fast; docker options are read from the original (-P is not -p).
-    original = text if len(text) == len(lowered) else lowered
-    hits: list[tuple[int, str]] = []
-    if "image" in lowered:
-        hits += [(m.start(), m.group(1)) for m in _FLAG_IMAGE.finditer(lowered)]
-        hits += [
-            (m.start(), m.group(1))
-            for m in _IMAGE_KEY.finditer(lowered)
-            if _starts_line(lowered, m.start(), " \t-")
-        ]
-    if "from" in lowered:
-        hits += [
-            (m.start(), m.group(1))
-            for m in _FROM_LINE.finditer(lowered)
-            if _starts_line(lowered, m.start(), " \t")
-        ]
-    if "docker" in lowered:
-        hits += _docker_command_images(original, lowered)
-    refs = (ref.lower() for _, ref in sorted(hits))
-    return [ref for ref in refs if _IMAGE_REFERENCE.fullmatch(ref)]
-
-
-def _starts_line(text: str, position: int, indent: str) -> bool:
-    """Whether only `indent` characters stand between the line's start and `position`."""
-    line_start = text.rfind("\n", 0, position) + 1
-    return not text[line_start:position].strip(indent)
-
-
-def _docker_command_images(original: str, lowered: str) -> list[tuple[int, str]]:
-    original, lowered = _joined_lines(original), _joined_lines(lowered)
-    found: list[tuple[int, str]] = []
-    for match in _DOCKER_COMMAND.finditer(lowered):
-        image = _first_operand(_shell_words(original[match.start(1) : match.end(1)]))
-        if image:
-            found.append((match.start(), image))
-    return found
-
-
-def _joined_lines(text: str) -> str:
-    """Shell line continuations joined, with the same length: positions stay comparable."""
-    return _LINE_CONTINUATION.sub(lambda m: " " * len(m.group()), text) if "\\" in text else text
-
-
-def _shell_words(text: str) -> list[str]:
-    """Words of a shell command line, quotes removed (a simple, fast subset of shlex)."""
-    return [word.replace('"', "").replace("'", "") for word in _SHELL_WORD.findall(text)]
-
-
-def _first_operand(words: Sequence[str]) -> str:
-    """The first word that is neither an option nor an option's value: the image."""
-    index = 0
-    while index < len(words):
-        word = words[index]
-        if not word.startswith("-") or word == "-":
-            return word
-        index += 1 if _option_is_complete(word) else 2
-    return ""
-
-
-def _option_is_complete(word: str) -> bool:
-    if word.startswith("--"):
-        return "=" in word or word in _BOOLEAN_LONG_OPTIONS
-    letters = word[1:]
-    return set(letters) <= _BOOLEAN_SHORT_LETTERS or len(letters) > 1  # -it, or -p8080:80
 
 
 def _without_suffixes(name: str) -> list[str]:

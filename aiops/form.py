@@ -1,8 +1,17 @@
-"""The deploy form (README "The API"): its fields, normalisation, validation and diff."""
+"""The deploy form (README "The API"): its fields, normalisation, validation and diff.
+
+The flat form is declared once, as the table `FORM` at the end of this module: each `Field`
+holds its default, its normaliser, the line the model is told and its value's strict schema;
+defaults, normalisation, the prompt's field list (aiops.prompt) and the answer schema come from
+it, and tests/test_form_table.py checks openapi.yaml against it. A few generic normalisers
+carry the shared patterns: `_Sizes` (an amount that snaps up to a choice: cpu, memory) and
+`_KeyedList` (a keyed list: environment, configmap, storage).
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
@@ -12,22 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiops import images, sizes
 from aiops.messages import INVALID_VALUE, NOTICE_CODES, Lang, Text, render, text
-
-FIELDS: tuple[str, ...] = (
-    "app_name",
-    "image_name",
-    "instance",
-    "cpu",
-    "memory",
-    "container_port",
-    "public_access",
-    "command",
-    "parameters",
-    "environment",
-    "configmap",
-    "storage",
-)
 
 
 @dataclass(frozen=True)
@@ -80,20 +75,7 @@ class Normalised:
 
 def default_form() -> dict[str, Any]:
     """A complete, valid form: what a new app starts from."""
-    return {
-        "app_name": "hello-world",
-        "image_name": "nginx",
-        "instance": 1,
-        "cpu": 0.2,
-        "memory": "256M",
-        "container_port": 80,
-        "public_access": False,
-        "command": "",
-        "parameters": "",
-        "environment": [],
-        "configmap": [],
-        "storage": [],
-    }
+    return {field.name: field.default() for field in FORM}
 
 
 def normalise(
@@ -113,17 +95,17 @@ def normalise(
         errors.append(Notice("params", INVALID_VALUE, text("form_not_object", kind=_kind(values))))
         values = {}
     form: dict[str, Any] = {}
-    for name in FIELDS:
-        if name not in values:
-            form[name] = _fallback(name, limits, previous)
+    for field in FORM:
+        if field.name not in values:
+            form[field.name] = _fallback(field, limits, previous)
             continue
-        value, notes = _normalised_field(name, values[name], limits)
+        value, notes = normalised_field(field, values[field.name], limits)
         if notes.errors:
             errors.extend(notes.errors)
-            form[name] = _fallback(name, limits, previous)
+            form[field.name] = _fallback(field, limits, previous)
         else:
             warnings.extend(notes.warnings)
-            form[name] = value
+            form[field.name] = value
     form.update((key, value) for key, value in values.items() if key not in FIELDS)
     return Normalised(form=form, warnings=warnings, errors=errors)
 
@@ -149,7 +131,7 @@ def dumps_form(form: Mapping[str, Any]) -> str:
 # --- the machinery of normalise -------------------------------------------------------------
 
 
-class _Invalid(Exception):
+class Invalid(Exception):
     """A value that cannot be normalised; `where` refines the field name (`[1].value`)."""
 
     def __init__(self, message: Text, where: str = "") -> None:
@@ -158,7 +140,7 @@ class _Invalid(Exception):
         self.where = where
 
 
-class _Notes:
+class Notes:
     """The warnings and errors of one field while it is being normalised."""
 
     def __init__(self, name: str) -> None:
@@ -173,28 +155,40 @@ class _Notes:
         self.errors.append(Notice(self.name + where, INVALID_VALUE, message))
 
 
-_Normaliser = Callable[[Any, Limits, _Notes], Any]
+@dataclass(frozen=True)
+class Field:
+    """One field of a form, everything the service knows about it in one place: its default,
+    how a value is read and normalised (raising `Invalid`, noting warnings), the line the model
+    is told (English), and its value's strict JSON schema in the model's answer. The flat form
+    is `FORM`; the rich form (aiops.rich) adds its own fields of the same type."""
+
+    name: str
+    default: Callable[[], Any]
+    normalise: Callable[[Any, Limits, Notes], Any]
+    rule: Callable[[Limits], str]
+    schema: Callable[[Limits], dict[str, Any]]
 
 
-def _normalised_field(name: str, value: Any, limits: Limits) -> tuple[Any, _Notes]:
-    notes = _Notes(name)
+def normalised_field(field: Field, value: Any, limits: Limits) -> tuple[Any, Notes]:
+    """`value` normalised as `field`, with its notes (None when `notes.errors` is not empty)."""
+    notes = Notes(field.name)
     try:
-        return _NORMALISERS[name](value, limits, notes), notes
-    except _Invalid as invalid:
+        return field.normalise(value, limits, notes), notes
+    except Invalid as invalid:
         notes.fail(invalid.message, invalid.where)
         return None, notes
 
 
-def _fallback(name: str, limits: Limits, previous: Mapping[str, Any] | None) -> Any:
-    if previous is not None and name in previous:
-        return copy.deepcopy(previous[name])
-    return _default_within(name, limits)
+def _fallback(field: Field, limits: Limits, previous: Mapping[str, Any] | None) -> Any:
+    if previous is not None and field.name in previous:
+        return copy.deepcopy(previous[field.name])
+    return _default_within(field, limits)
 
 
-def _default_within(name: str, limits: Limits) -> Any:
+def _default_within(field: Field, limits: Limits) -> Any:
     """The default value of a field, fitted silently to limits that may exclude it."""
-    default = default_form()[name]
-    value, notes = _normalised_field(name, default, limits)
+    default = field.default()
+    value, notes = normalised_field(field, default, limits)
     return default if notes.errors else value
 
 
@@ -259,93 +253,6 @@ def _rounded_up(name: str, value: Any, kept: Any, rule: Text) -> Text:
     return text("rounded_up", name=name, value=_shown(value), kept=str(kept), rule=rule)
 
 
-# --- numbers in words ----------------------------------------------------------------------------
-
-
-def _word_list(text: str) -> list[str]:
-    return text.split()
-
-
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5}
-_CHINESE_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
-_CHINESE_ZEROS = frozenset("零〇")
-_CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000}
-_ENGLISH_NUMBERS = {
-    word: number
-    for number, word in enumerate(
-        _word_list("zero one two three four five six seven eight nine ten eleven twelve")
-    )
-}
-
-
-def _cleaned(text: str) -> str:
-    """Text folded for parsing: full-width forms to ASCII (NFKC), trimmed, lower-case."""
-    return unicodedata.normalize("NFKC", text).strip().lower()
-
-
-def _number(text: str) -> float | None:
-    """The number a short cleaned text spells (`2`, `0.5`, `两`, `十二`, `two`), else None."""
-    if _DECIMAL.fullmatch(text):
-        return float(text)
-    spelled = _chinese_number(text)
-    if spelled is None:
-        spelled = _ENGLISH_NUMBERS.get(text)
-    return None if spelled is None else float(spelled)
-
-
-def _chinese_number(text: str) -> int | None:
-    """The value of a Chinese numeral below 10000 (`三`, `十`, `二十五`, `一百零五`), else None."""
-    if text and all(char in _CHINESE_ZEROS for char in text):
-        return 0 if len(text) == 1 else None
-    total, digit, unit, after_unit = 0, None, 10_000, False
-    for char in text:
-        if char in _CHINESE_ZEROS and digit is None:
-            after_unit = False
-        elif char in _CHINESE_DIGITS and digit is None:
-            digit = _CHINESE_DIGITS[char]
-        elif char in _CHINESE_UNITS and _CHINESE_UNITS[char] < unit:
-            unit = _CHINESE_UNITS[char]
-            total += (1 if digit is None else digit) * unit
-            digit, after_unit = None, True
-        else:
-            return None
-    if digit is None:
-        return total or None
-    # A digit right after 百 or 千 counts in the next unit down: 两百五 is 250, 一百零五 is 105.
-    return total + digit * (unit // 10 if after_unit and unit >= 100 else 1)
-
-
-def _real(value: Any) -> float | None:
-    """A JSON number as a float (huge integers become infinite), else None; booleans are not."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:
-            return math.inf if value > 0 else -math.inf
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    return None
-
-
-def _whole_as_int(number: float) -> float:
-    """A whole number as an int (`1`, not `1.0`); others unchanged."""
-    number = float(number)
-    return int(number) if number.is_integer() else number
-
-
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def _snapped_up(value: float, choices: Iterable[float]) -> float | None:
-    """The smallest choice at least `value`, or None when `value` is above them all."""
-    fitting = [choice for choice in choices if choice >= value or _close(choice, value)]
-    return min(fitting) if fitting else None
-
-
 # --- app_name --------------------------------------------------------------------------------
 
 
@@ -353,12 +260,12 @@ def _app_name_rule(limits: Limits) -> Text:
     return text("rule_app_name", max=limits.app_name_max)
 
 
-def _app_name(value: Any, limits: Limits, notes: _Notes) -> str:
+def _app_name(value: Any, limits: Limits, notes: Notes) -> str:
     if not isinstance(value, str):
-        raise _Invalid(text("app_name_not_string", kind=_kind(value), rule=_app_name_rule(limits)))
+        raise Invalid(text("app_name_not_string", kind=_kind(value), rule=_app_name_rule(limits)))
     name = _slug(value, limits.app_name_max)
     if not name:
-        raise _Invalid(text("app_name_no_letter", value=_shown(value), rule=_app_name_rule(limits)))
+        raise Invalid(text("app_name_no_letter", value=_shown(value), rule=_app_name_rule(limits)))
     if name != value:
         notes.warn(
             "rewritten",
@@ -383,84 +290,12 @@ def _slug(text: str, max_chars: int) -> str:
 
 _IMAGE_MAX = 255
 _IMAGE_RULE = text("rule_image")
-_DOMAIN = re.compile(
-    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
-    r"(?::[0-9]+)?"
-)
-_PATH = re.compile(
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-)
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 _DOCKER_COMMAND = re.compile(r"docker\s+(pull|run)\s+(.*)", re.IGNORECASE | re.DOTALL)
 
 
-@dataclass(frozen=True)
-class _DockerFlags:
-    """The options of one docker command: which take no value, which take the next token."""
-
-    short_switches: frozenset[str]
-    short_with_value: frozenset[str]
-    long_switches: frozenset[str]
-    long_with_value: frozenset[str]
-
-
-_PULL_FLAGS = _DockerFlags(
-    short_switches=frozenset("aq"),
-    short_with_value=frozenset(),
-    long_switches=frozenset({"all-tags", "quiet", "disable-content-trust", "help"}),
-    long_with_value=frozenset({"platform"}),
-)
-_RUN_FLAGS = _DockerFlags(
-    short_switches=frozenset("ditPq"),
-    short_with_value=frozenset("acehlmpuvw"),
-    long_switches=frozenset(
-        _word_list(
-            "detach interactive tty rm privileged init read-only publish-all oom-kill-disable "
-            "no-healthcheck disable-content-trust quiet help"
-        )
-    ),
-    long_with_value=frozenset(
-        _word_list(
-            "add-host annotation attach blkio-weight cap-add cap-drop cgroup-parent cgroupns "
-            "cidfile cpu-period cpu-quota cpu-shares cpus cpuset-cpus cpuset-mems device "
-            "detach-keys dns dns-option dns-search domainname entrypoint env env-file expose "
-            "gpus group-add health-cmd health-interval health-retries health-start-period "
-            "health-timeout hostname ip ip6 ipc isolation label label-file link log-driver "
-            "log-opt mac-address memory memory-reservation memory-swap mount name network net "
-            "network-alias pid pids-limit platform publish pull restart runtime security-opt "
-            "shm-size stop-signal stop-timeout storage-opt sysctl tmpfs ulimit user userns uts "
-            "volume volumes-from workdir"
-        )
-    ),
-)
-
-
-@dataclass(frozen=True)
-class _ImageRef:
-    domain: str
-    path: str
-    tag: str
-    digest: str
-
-    @property
-    def repository(self) -> str:
-        return f"{self.domain}/{self.path}" if self.domain else self.path
-
-    @property
-    def text(self) -> str:
-        tag = f":{self.tag}" if self.tag else ""
-        digest = f"@{self.digest}" if self.digest else ""
-        return self.repository + tag + digest
-
-    @property
-    def floating(self) -> bool:
-        return not self.digest and self.tag in ("", "latest")
-
-
-def _image_name(value: Any, limits: Limits, notes: _Notes) -> str:
+def _image_name(value: Any, limits: Limits, notes: Notes) -> str:
     if not isinstance(value, str):
-        raise _Invalid(text("image_not_string", kind=_kind(value), rule=_IMAGE_RULE))
+        raise Invalid(text("image_not_string", kind=_kind(value), rule=_IMAGE_RULE))
     given = value.strip()
     image = _image_of_docker_command(given)
     if image != given:
@@ -483,87 +318,32 @@ def _image_of_docker_command(given: str) -> str:
     command = _DOCKER_COMMAND.fullmatch(given)
     if command is None:
         return given
-    unclear = _Invalid(text("image_command_unclear", value=_shown(given), rule=_IMAGE_RULE))
+    unclear = Invalid(text("image_command_unclear", value=_shown(given), rule=_IMAGE_RULE))
     try:
         tokens = shlex.split(command.group(2))
     except ValueError:
         raise unclear from None
     pulling = command.group(1).lower() == "pull"
-    start = _first_operand(tokens, _PULL_FLAGS if pulling else _RUN_FLAGS)
+    start = images.first_operand(tokens, images.PULL if pulling else images.RUN)
     # `docker run IMAGE ARGS…` runs ARGS in the image; `docker pull` takes the image alone.
     if start is None or (pulling and len(tokens) > start + 1):
         raise unclear
     return tokens[start]
 
 
-def _first_operand(tokens: list[str], flags: _DockerFlags) -> int | None:
-    """The index of the first token that is not an option or an option's value; None if unclear."""
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        if token == "--":
-            index += 1
-            break
-        if not token.startswith("-") or token == "-":
-            break
-        width = _option_width(token, flags)
-        if width is None:
-            return None
-        index += width
-    return index if index < len(tokens) else None
-
-
-def _option_width(token: str, flags: _DockerFlags) -> int | None:
-    """How many tokens an option spans (1 or 2), or None for an option we do not know."""
-    if token.startswith("--"):
-        name, has_value, _ = token[2:].partition("=")
-        if name in flags.long_switches:
-            return 1
-        if name in flags.long_with_value:
-            return 1 if has_value else 2
-        return None
-    letters = token[1:]
-    for position, letter in enumerate(letters):
-        if letter in flags.short_with_value:
-            return 2 if position == len(letters) - 1 else 1
-        if letter not in flags.short_switches:
-            return None
-    return 1
-
-
-def _parsed_image(given: str) -> _ImageRef:
-    """The parts of an image reference, its path lower-cased; raises `_Invalid` when it is none."""
+def _parsed_image(given: str) -> images.Ref:
+    """The parts of an image reference, its path lower-cased; raises `Invalid` when it is none."""
     if not given:
-        raise _Invalid(text("image_empty", rule=_IMAGE_RULE))
+        raise Invalid(text("image_empty", rule=_IMAGE_RULE))
     if re.search(r"\s", given):
-        raise _Invalid(text("image_has_spaces", value=_shown(given), rule=_IMAGE_RULE))
+        raise Invalid(text("image_has_spaces", value=_shown(given), rule=_IMAGE_RULE))
     if len(given) > _IMAGE_MAX:
-        raise _Invalid(text("text_too_long", what="image_name", count=len(given), max=_IMAGE_MAX))
-    name, _, digest = given.partition("@")
-    repository, tag = _split_tag(name)
-    domain, _, path = repository.partition("/")
-    if not path or not ("." in domain or ":" in domain or domain.lower() == "localhost"):
-        domain, path = "", repository
-    ref = _ImageRef(domain=domain, path=path.lower(), tag=tag, digest=digest)
-    if not _is_valid_image(ref, has_tag=":" in name[len(repository) :], has_digest="@" in given):
-        raise _Invalid(text("image_not_reference", value=_shown(given), rule=_IMAGE_RULE))
+        raise Invalid(text("text_too_long", what="image_name", count=len(given), max=_IMAGE_MAX))
+    parts = images.split(given)
+    ref = dataclasses.replace(parts, path=parts.path.lower())
+    if not images.is_reference(ref):
+        raise Invalid(text("image_not_reference", value=_shown(given), rule=_IMAGE_RULE))
     return ref
-
-
-def _split_tag(name: str) -> tuple[str, str]:
-    """`name` split into repository and tag: the tag follows the last `:` after the last `/`."""
-    head, slash, last = name.rpartition("/")
-    last, _, tag = last.partition(":")
-    return head + slash + last, tag
-
-
-def _is_valid_image(ref: _ImageRef, *, has_tag: bool, has_digest: bool) -> bool:
-    return (
-        (not ref.domain or _DOMAIN.fullmatch(ref.domain) is not None)
-        and _PATH.fullmatch(ref.path) is not None
-        and (not has_tag or _TAG.fullmatch(ref.tag) is not None)
-        and (not has_digest or _DIGEST.fullmatch(ref.digest) is not None)
-    )
 
 
 # --- instance --------------------------------------------------------------------------------
@@ -574,11 +354,11 @@ _INSTANCE_WORDS = re.compile(
 )
 
 
-def _instance(value: Any, limits: Limits, notes: _Notes) -> int:
+def _instance(value: Any, limits: Limits, notes: Notes) -> int:
     rule = text("rule_instance", max=limits.max_instances)
     count = _count(value)
     if count is None:
-        raise _Invalid(text("instance_not_whole", value=_shown(value), rule=rule))
+        raise Invalid(text("instance_not_whole", value=_shown(value), rule=rule))
     kept = min(max(count, 1), limits.max_instances)
     if kept != count:
         notes.warn(
@@ -590,13 +370,54 @@ def _instance(value: Any, limits: Limits, notes: _Notes) -> int:
 
 def _count(value: Any) -> float | None:
     """A whole number (or an infinite one) from a number or words like `两个实例`, else None."""
-    number = _real(value)
+    number = sizes.real(value)
     if number is None and isinstance(value, str):
-        words = _INSTANCE_WORDS.fullmatch(_cleaned(value))
-        number = _number(words.group("number")) if words else None
+        words = _INSTANCE_WORDS.fullmatch(sizes.cleaned(value))
+        number = sizes.number(words.group("number")) if words else None
     if number is None or (math.isfinite(number) and not number.is_integer()):
         return None
     return number
+
+
+# --- a choice that snaps up (cpu, memory) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    """A field whose value is an amount snapped up to one of a few choices: parse the amount,
+    require it > 0, take the smallest choice at least that large (the largest when none is),
+    warn when that is not the amount given."""
+
+    name: str
+    choices: list[tuple[float, Any]]  # (amount, the value the form keeps), smallest first
+    amount_of: Callable[[Any], float | None]
+    unreadable: str  # message keys
+    not_positive: str
+
+    def snapped_up(self, value: Any, notes: Notes) -> Any:
+        rule = text("rule_choices", choices=_listed(kept for _, kept in self.choices))
+        amount = self.amount_of(value)
+        if amount is None:
+            raise Invalid(text(self.unreadable, value=_shown(value), rule=rule))
+        if amount <= 0 or not self.choices:
+            raise Invalid(text(self.not_positive, value=_shown(value), rule=rule))
+        fitting = [
+            (size, kept)
+            for size, kept in self.choices
+            if size >= amount or sizes.close(size, amount)
+        ]
+        if not fitting:
+            kept = self.choices[-1][1]
+            notes.warn("clamped", _above_maximum(self.name, value, kept))
+            return kept
+        size, kept = fitting[0]
+        if not sizes.close(size, amount):
+            notes.warn("rounded_up", _rounded_up(self.name, value, kept, rule))
+        return kept
+
+
+def _fits(size: float, amount: float) -> bool:
+    return size >= amount or sizes.close(size, amount)
 
 
 # --- cpu -------------------------------------------------------------------------------------
@@ -608,33 +429,22 @@ _CPU_WORDS = re.compile(
 _MILLI_UNITS = frozenset({"m", "millicore", "millicores", "millicpu", "millicpus"})
 
 
-def _cpu(value: Any, limits: Limits, notes: _Notes) -> float:
-    choices = sorted(limits.cpu_choices)
-    rule = text("rule_choices", choices=_listed(_whole_as_int(choice) for choice in choices))
-    cores = _cores(value)
-    if cores is None:
-        raise _Invalid(text("cpu_not_cores", value=_shown(value), rule=rule))
-    if cores <= 0 or not choices:
-        raise _Invalid(text("cpu_not_positive", value=_shown(value), rule=rule))
-    chosen = _snapped_up(cores, choices)
-    if chosen is None:
-        chosen = choices[-1]
-        notes.warn("clamped", _above_maximum("cpu", value, _whole_as_int(chosen)))
-    elif not _close(chosen, cores):
-        notes.warn("rounded_up", _rounded_up("cpu", value, _whole_as_int(chosen), rule))
-    return _whole_as_int(chosen)
+def _cpu(value: Any, limits: Limits, notes: Notes) -> float:
+    choices = [(choice, sizes.whole_as_int(choice)) for choice in sorted(limits.cpu_choices)]
+    snapping = _Sizes("cpu", choices, _cores, "cpu_not_cores", "cpu_not_positive")
+    return snapping.snapped_up(value, notes)
 
 
 def _cores(value: Any) -> float | None:
     """A number of cores from a number or words like `500m`, `2 cores`, `2核`, `半核`, else None."""
-    number = _real(value)
+    number = sizes.real(value)
     if number is not None or not isinstance(value, str):
         return number
-    words = _CPU_WORDS.fullmatch(_cleaned(value))
+    words = _CPU_WORDS.fullmatch(sizes.cleaned(value))
     if words is None:
         return None
     spelled = words.group("number")
-    cores = 0.5 if spelled == "半" else _number(spelled)
+    cores = 0.5 if spelled == "半" else sizes.number(spelled)
     if cores is not None and words.group("unit") in _MILLI_UNITS:
         return cores / 1000
     return cores
@@ -642,62 +452,33 @@ def _cores(value: Any) -> float | None:
 
 # --- memory and sizes ------------------------------------------------------------------------
 
-_SIZE_WORDS = re.compile(r"(?P<number>.+?)\s*(?P<unit>[kmgt]i?b?)?")
-_MIB_PER_UNIT = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 
-
-def _memory(value: Any, limits: Limits, notes: _Notes) -> str:
-    choices = _memory_choices(limits)
-    rule = text("rule_choices", choices=_listed(label for _, label in choices))
-    mib = _mebibytes(value, bare_unit="m")
-    if mib is None:
-        raise _Invalid(text("memory_not_size", value=_shown(value), rule=rule))
-    if mib <= 0 or not choices:
-        raise _Invalid(text("memory_not_positive", value=_shown(value), rule=rule))
-    fitting = [(size, label) for size, label in choices if size >= mib or _close(size, mib)]
-    if not fitting:
-        notes.warn("clamped", _above_maximum("memory", value, choices[-1][1]))
-        return choices[-1][1]
-    size, label = fitting[0]
-    if not _close(size, mib):
-        notes.warn("rounded_up", _rounded_up("memory", value, label, rule))
-    return label
+def _memory(value: Any, limits: Limits, notes: Notes) -> str:
+    snapping = _Sizes(
+        "memory",
+        _memory_choices(limits),
+        lambda given: sizes.mebibytes(given, bare_unit="m"),
+        "memory_not_size",
+        "memory_not_positive",
+    )
+    return snapping.snapped_up(value, notes)
 
 
 def _memory_choices(limits: Limits) -> list[tuple[float, str]]:
     """Allowed memory labels with their size in MiB, smallest first; unreadable ones left out."""
-    sized = ((_mebibytes(label, bare_unit="m"), label) for label in limits.memory_choices)
+    sized = ((sizes.mebibytes(label, bare_unit="m"), label) for label in limits.memory_choices)
     return sorted((size, label) for size, label in sized if size is not None and size > 0)
-
-
-def memory_mib(label: str) -> float | None:
-    """The size in MiB of a memory value such as `512M` or `1G` (None if unreadable)."""
-    return _mebibytes(label, bare_unit="m")
-
-
-def _mebibytes(value: Any, bare_unit: str) -> float | None:
-    """A size in MiB from a number (in `bare_unit`) or text (`512Mi`, `1.5G`, `1GB`), else None."""
-    number = _real(value)
-    if number is not None:
-        return number * _MIB_PER_UNIT[bare_unit]
-    if not isinstance(value, str):
-        return None
-    words = _SIZE_WORDS.fullmatch(_cleaned(value))
-    number = _number(words.group("number")) if words else None
-    if words is None or number is None:
-        return None
-    return number * _MIB_PER_UNIT[(words.group("unit") or bare_unit)[0]]
 
 
 # --- container_port --------------------------------------------------------------------------
 
 
-def _container_port(value: Any, limits: Limits, notes: _Notes) -> int:
-    number = _real(value)
-    if number is None and isinstance(value, str) and _DECIMAL.fullmatch(_cleaned(value)):
-        number = float(_cleaned(value))
+def _container_port(value: Any, limits: Limits, notes: Notes) -> int:
+    number = sizes.real(value)
+    if number is None and isinstance(value, str) and sizes.DECIMAL.fullmatch(sizes.cleaned(value)):
+        number = float(sizes.cleaned(value))
     if number is None or not (1 <= number <= 65535) or not number.is_integer():
-        raise _Invalid(text("port_invalid", value=_shown(value)))
+        raise Invalid(text("port_invalid", value=_shown(value)))
     return int(number)
 
 
@@ -707,20 +488,20 @@ _TRUE_WORDS = frozenset({"true", "yes", "y", "on", "1", "enabled", "是", "开�
 _FALSE_WORDS = frozenset({"false", "no", "n", "off", "0", "disabled", "否", "关闭", "关", ""})
 
 
-def _public_access(value: Any, limits: Limits, notes: _Notes) -> bool:
+def _public_access(value: Any, limits: Limits, notes: Notes) -> bool:
     if isinstance(value, bool):
         return value
-    if _real(value) in (0.0, 1.0):
+    if sizes.real(value) in (0.0, 1.0):
         return bool(value)
-    if isinstance(value, str) and _cleaned(value) in _TRUE_WORDS | _FALSE_WORDS:
-        return _cleaned(value) in _TRUE_WORDS
-    raise _Invalid(text("public_access_invalid", value=_shown(value)))
+    if isinstance(value, str) and sizes.cleaned(value) in _TRUE_WORDS | _FALSE_WORDS:
+        return sizes.cleaned(value) in _TRUE_WORDS
+    raise Invalid(text("public_access_invalid", value=_shown(value)))
 
 
 # --- command and parameters ------------------------------------------------------------------
 
 
-def _argv_text(value: Any, limits: Limits, notes: _Notes) -> str:
+def _argv_text(value: Any, limits: Limits, notes: Notes) -> str:
     """`command`/`parameters`: a trimmed string, or a list of words as its JSON text."""
     rule = text("rule_argv")
     if value is None:
@@ -730,7 +511,7 @@ def _argv_text(value: Any, limits: Limits, notes: _Notes) -> str:
     elif isinstance(value, list | tuple):
         words = json.dumps(_words(value, notes.name, rule), ensure_ascii=False) if value else ""
     else:
-        raise _Invalid(text("argv_wrong_type", name=notes.name, kind=_kind(value), rule=rule))
+        raise Invalid(text("argv_wrong_type", name=notes.name, kind=_kind(value), rule=rule))
     return _within_text_limit(words, limits, notes.name)
 
 
@@ -739,7 +520,7 @@ def _words(items: Iterable[Any], name: str, rule: Text) -> list[str]:
     for index, item in enumerate(items):
         word = item if isinstance(item, str) else _number_text(item)
         if word is None:
-            raise _Invalid(
+            raise Invalid(
                 text("argv_item_wrong", name=name, index=index, kind=_kind(item), rule=rule),
                 f"[{index}]",
             )
@@ -749,7 +530,7 @@ def _words(items: Iterable[Any], name: str, rule: Text) -> list[str]:
 
 def _number_text(value: Any) -> str | None:
     """A JSON number as text (`8080`, `1.5`), else None."""
-    if isinstance(value, bool) or _real(value) is None:
+    if isinstance(value, bool) or sizes.real(value) is None:
         return None
     try:
         return str(value)
@@ -759,10 +540,45 @@ def _number_text(value: Any) -> str | None:
 
 def _within_text_limit(value: str, limits: Limits, what: str | Text, where: str = "") -> str:
     if len(value) > limits.max_text_chars:
-        raise _Invalid(
+        raise Invalid(
             text("text_too_long", what=what, count=len(value), max=limits.max_text_chars), where
         )
     return value
+
+
+# --- a keyed list (environment, configmap, storage) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class _KeyedList:
+    """A list field whose items are keyed (a variable's name, a file's path, a mount path):
+    read the items, normalise each (a bad one is an error of its own, the others are kept), let
+    a later item with the same key replace an earlier one with a warning, and cap the count."""
+
+    items: Callable[[Any, Notes], list[tuple[str, Any]]]  # (where, item) of every item given
+    entry: Callable[[Any, Limits, Notes, str], tuple[str, Any]]  # (key, value); or Invalid
+    key_at: str  # where, under the item, its key is (`.file_path`)
+    twice: str  # message keys; `twice` takes the key as its parameter `key_name`
+    key_name: str
+    too_many: str
+    max_count: Callable[[Limits], int]
+    shaped: Callable[[str, Any], dict[str, Any]]  # the form's item
+
+    def normalised(self, value: Any, limits: Limits, notes: Notes) -> list[dict[str, Any]]:
+        kept: dict[str, Any] = {}
+        for where, item in self.items(value, notes):
+            try:
+                key, given = self.entry(item, limits, notes, where)
+            except Invalid as invalid:
+                notes.fail(invalid.message, invalid.where)
+                continue
+            if key in kept:
+                twice = text(self.twice, **{self.key_name: _shown(key)})
+                notes.warn("duplicate_replaced", twice, where + self.key_at)
+            kept[key] = given
+        if len(kept) > self.max_count(limits):
+            raise Invalid(text(self.too_many, count=len(kept), max=self.max_count(limits)))
+        return [self.shaped(key, given) for key, given in kept.items()]
 
 
 # --- environment -----------------------------------------------------------------------------
@@ -773,23 +589,16 @@ _ENV_NAME_RULE = text("rule_env_name")
 _ENV_SHAPE = text("rule_env_shape")
 
 
-def _environment(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]]:
-    variables: dict[str, str] = {}
-    for name, raw, where in _env_pairs(value, notes):
-        try:
-            given = _env_value(name, raw, limits, where)
-        except _Invalid as invalid:
-            notes.fail(invalid.message, invalid.where)
-            continue
-        if name in variables:
-            notes.warn("duplicate_replaced", text("env_set_twice", name=_shown(name)), where)
-        variables[name] = given
-    if len(variables) > limits.max_env:
-        raise _Invalid(text("env_too_many", count=len(variables), max=limits.max_env))
-    return [{"name": name, "value": given} for name, given in variables.items()]
+def _environment(value: Any, limits: Limits, notes: Notes) -> list[dict[str, str]]:
+    return _ENVIRONMENT.normalised(value, limits, notes)
 
 
-def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
+def _env_variable(item: Any, limits: Limits, notes: Notes, where: str) -> tuple[str, str]:
+    name, raw = item
+    return name, _env_value(name, raw, limits, where)
+
+
+def _env_pairs(value: Any, notes: Notes) -> list[tuple[str, Any, str]]:
     """(name, raw value, where) of every variable given; shapes we cannot read are noted."""
     if value is None:
         return []
@@ -798,7 +607,7 @@ def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
     if isinstance(value, Mapping):
         return [(str(name).strip(), raw, f".{str(name).strip()}") for name, raw in value.items()]
     if not isinstance(value, list | tuple):
-        raise _Invalid(text("env_wrong_type", kind=_kind(value), rule=_ENV_SHAPE))
+        raise Invalid(text("env_wrong_type", kind=_kind(value), rule=_ENV_SHAPE))
     pairs = []
     for index, item in enumerate(value):
         if isinstance(item, str):
@@ -812,7 +621,7 @@ def _env_pairs(value: Any, notes: _Notes) -> list[tuple[str, Any, str]]:
 
 
 def _env_lines(
-    lines: Iterable[str], notes: _Notes, *, skip_comments: bool, where: str = ""
+    lines: Iterable[str], notes: Notes, *, skip_comments: bool, where: str = ""
 ) -> list[tuple[str, Any, str]]:
     pairs = []
     for number, line in enumerate(lines, start=1):
@@ -835,9 +644,9 @@ def _unquoted(text: str) -> str:
 
 
 def _env_value(name: str, raw: Any, limits: Limits, where: str) -> str:
-    """The value of a valid variable as a string; raises `_Invalid` for a bad name or value."""
+    """The value of a valid variable as a string; raises `Invalid` for a bad name or value."""
     if not _ENV_NAME.fullmatch(name):
-        raise _Invalid(text("env_name_invalid", name=_shown(name), rule=_ENV_NAME_RULE), where)
+        raise Invalid(text("env_name_invalid", name=_shown(name), rule=_ENV_NAME_RULE), where)
     if raw is None:
         return ""
     if isinstance(raw, bool):
@@ -845,7 +654,7 @@ def _env_value(name: str, raw: Any, limits: Limits, where: str) -> str:
     else:
         given = raw if isinstance(raw, str) else _number_text(raw)
     if given is None:
-        raise _Invalid(text("env_value_wrong", name=_shown(name), kind=_kind(raw)), where)
+        raise Invalid(text("env_value_wrong", name=_shown(name), kind=_kind(raw)), where)
     return _within_text_limit(given, limits, text("what_value_of", name=_shown(name)), where)
 
 
@@ -861,74 +670,56 @@ _MOUNT_PATH = re.compile(MOUNT_PATH_PATTERN)
 _MOUNT_PATH_RULE = text("rule_mount_path")
 
 
-def _configmap(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, str]]:
-    files: dict[str, str] = {}
-    for index, item in _objects(value, notes, text("shape_configmap")):
-        where = f"[{index}]"
-        try:
-            path = _mount_path(
-                _first(item, ("file_path", "mountPath", "mount_path", "path")),
-                limits,
-                f"{where}.file_path",
-            )
-            content = _file_content(
-                _first(item, ("file_content", "value", "content")), limits, where
-            )
-        except _Invalid as invalid:
-            notes.fail(invalid.message, invalid.where)
-            continue
-        if path in files:
-            notes.warn(
-                "duplicate_replaced",
-                text("file_given_twice", path=_shown(path)),
-                f"{where}.file_path",
-            )
-        files[path] = content
-    if len(files) > limits.max_configmap:
-        raise _Invalid(text("configmap_too_many", count=len(files), max=limits.max_configmap))
-    return [{"file_path": path, "file_content": content} for path, content in files.items()]
+def _configmap(value: Any, limits: Limits, notes: Notes) -> list[dict[str, str]]:
+    return _CONFIGMAP.normalised(value, limits, notes)
+
+
+def _config_file(item: Any, limits: Limits, notes: Notes, where: str) -> tuple[str, str]:
+    path = _mount_path(
+        _first(item, ("file_path", "mountPath", "mount_path", "path")),
+        limits,
+        f"{where}.file_path",
+    )
+    return path, _file_content(_first(item, ("file_content", "value", "content")), limits, where)
 
 
 def _file_content(value: Any, limits: Limits, where: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _Invalid(text("file_content_wrong", kind=_kind(value)), f"{where}.file_content")
+        raise Invalid(text("file_content_wrong", kind=_kind(value)), f"{where}.file_content")
     return _within_text_limit(value, limits, "file_content", f"{where}.file_content")
 
 
-def _storage(value: Any, limits: Limits, notes: _Notes) -> list[dict[str, Any]]:
-    volumes: dict[str, int] = {}
-    for index, item in _objects(value, notes, text("shape_storage")):
-        where = f"[{index}]"
-        try:
-            path = _mount_path(
-                _first(item, ("value", "mount_path", "path", "mountPath")), limits, f"{where}.value"
-            )
-            capacity = _capacity(item.get("capacity"), limits, notes, f"{where}.capacity")
-        except _Invalid as invalid:
-            notes.fail(invalid.message, invalid.where)
-            continue
-        if path in volumes:
-            notes.warn(
-                "duplicate_replaced", text("mount_given_twice", path=_shown(path)), f"{where}.value"
-            )
-        volumes[path] = capacity
-    if len(volumes) > limits.max_storage_items:
-        raise _Invalid(text("storage_too_many", count=len(volumes), max=limits.max_storage_items))
-    return [{"capacity": capacity, "value": path} for path, capacity in volumes.items()]
+def _storage(value: Any, limits: Limits, notes: Notes) -> list[dict[str, Any]]:
+    return _STORAGE.normalised(value, limits, notes)
 
 
-def _objects(value: Any, notes: _Notes, shape: Text) -> list[tuple[int, Mapping[str, Any]]]:
-    """The (index, item) of every object in a list field (`null` is empty); others are noted."""
+def _volume(item: Any, limits: Limits, notes: Notes, where: str) -> tuple[str, int]:
+    path = _mount_path(
+        _first(item, ("value", "mount_path", "path", "mountPath")), limits, f"{where}.value"
+    )
+    return path, _capacity(item.get("capacity"), limits, notes, f"{where}.capacity")
+
+
+def _configmap_objects(value: Any, notes: Notes) -> list[tuple[str, Any]]:
+    return _objects(value, notes, text("shape_configmap"))
+
+
+def _storage_objects(value: Any, notes: Notes) -> list[tuple[str, Any]]:
+    return _objects(value, notes, text("shape_storage"))
+
+
+def _objects(value: Any, notes: Notes, shape: Text) -> list[tuple[str, Any]]:
+    """The (where, item) of every object in a list field (`null` is empty); others are noted."""
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        raise _Invalid(text("list_wrong_type", name=notes.name, kind=_kind(value), shape=shape))
-    objects = []
+        raise Invalid(text("list_wrong_type", name=notes.name, kind=_kind(value), shape=shape))
+    objects: list[tuple[str, Any]] = []
     for index, item in enumerate(value):
         if isinstance(item, Mapping):
-            objects.append((index, item))
+            objects.append((f"[{index}]", item))
         else:
             notes.fail(
                 text(
@@ -941,18 +732,18 @@ def _objects(value: Any, notes: _Notes, shape: Text) -> list[tuple[int, Mapping[
 
 def _mount_path(value: Any, limits: Limits, where: str) -> str:
     if not isinstance(value, str):
-        raise _Invalid(text("path_wrong_type", kind=_kind(value), rule=_MOUNT_PATH_RULE), where)
+        raise Invalid(text("path_wrong_type", kind=_kind(value), rule=_MOUNT_PATH_RULE), where)
     path = _within_text_limit(value.strip(), limits, text("what_path"), where)
     if not _MOUNT_PATH.fullmatch(path):
-        raise _Invalid(text("path_invalid", path=_shown(path), rule=_MOUNT_PATH_RULE), where)
+        raise Invalid(text("path_invalid", path=_shown(path), rule=_MOUNT_PATH_RULE), where)
     return path
 
 
-def _capacity(value: Any, limits: Limits, notes: _Notes, where: str) -> int:
+def _capacity(value: Any, limits: Limits, notes: Notes, where: str) -> int:
     rule = text("rule_capacity", max=limits.max_storage_gi)
-    mib = _mebibytes(value, bare_unit="g")
+    mib = sizes.mebibytes(value, bare_unit="g")
     if mib is None:
-        raise _Invalid(text("capacity_not_size", value=_shown(value), rule=rule), where)
+        raise Invalid(text("capacity_not_size", value=_shown(value), rule=rule), where)
     gib = mib / 1024
     if gib > limits.max_storage_gi:
         notes.warn("clamped", _above_maximum("capacity", value, limits.max_storage_gi), where)
@@ -961,22 +752,206 @@ def _capacity(value: Any, limits: Limits, notes: _Notes, where: str) -> int:
         notes.warn("clamped", text("capacity_below_minimum", value=_shown(value), rule=rule), where)
         return 1
     whole = math.ceil(gib - 1e-9)
-    if not _close(whole, gib):
+    if not sizes.close(whole, gib):
         notes.warn("rounded_up", _rounded_up("capacity", value, whole, rule), where)
     return whole
 
 
-_NORMALISERS: dict[str, _Normaliser] = {
-    "app_name": _app_name,
-    "image_name": _image_name,
-    "instance": _instance,
-    "cpu": _cpu,
-    "memory": _memory,
-    "container_port": _container_port,
-    "public_access": _public_access,
-    "command": _argv_text,
-    "parameters": _argv_text,
-    "environment": _environment,
-    "configmap": _configmap,
-    "storage": _storage,
-}
+def _env_items(value: Any, notes: Notes) -> list[tuple[str, Any]]:
+    return [(where, (name, raw)) for name, raw, where in _env_pairs(value, notes)]
+
+
+_ENVIRONMENT = _KeyedList(
+    _env_items,
+    _env_variable,
+    "",
+    "env_set_twice",
+    "name",
+    "env_too_many",
+    lambda limits: limits.max_env,
+    lambda name, value: {"name": name, "value": value},
+)
+_CONFIGMAP = _KeyedList(
+    _configmap_objects,
+    _config_file,
+    ".file_path",
+    "file_given_twice",
+    "path",
+    "configmap_too_many",
+    lambda limits: limits.max_configmap,
+    lambda path, content: {"file_path": path, "file_content": content},
+)
+_STORAGE = _KeyedList(
+    _storage_objects,
+    _volume,
+    ".value",
+    "mount_given_twice",
+    "path",
+    "storage_too_many",
+    lambda limits: limits.max_storage_items,
+    lambda path, capacity: {"capacity": capacity, "value": path},
+)
+
+
+# --- the table of fields ---------------------------------------------------------------------
+
+
+def object_of(**props: dict[str, Any]) -> dict[str, Any]:
+    """The strict schema of an object with exactly these properties."""
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props),
+        "additionalProperties": False,
+    }
+
+
+def array_of(**props: dict[str, Any]) -> dict[str, Any]:
+    """The strict schema of a list of such objects."""
+    return {"type": "array", "items": object_of(**props)}
+
+
+def _fixed(line: str) -> Callable[[Limits], str]:
+    return lambda limits: line
+
+
+def _always(schema: dict[str, Any]) -> Callable[[Limits], dict[str, Any]]:
+    return lambda limits: schema
+
+
+def _json_choices(values: Iterable[Any]) -> str:
+    return ", ".join(json.dumps(v, ensure_ascii=False, separators=(",", ":")) for v in values)
+
+
+_STRING = _always({"type": "string"})
+_NUMBER = _always({"type": "number"})
+_TEXT = {"type": "string"}
+
+FORM: tuple[Field, ...] = (
+    Field(
+        "app_name",
+        lambda: "hello-world",
+        _app_name,
+        lambda limits: (
+            '- app_name: string, lower-case letters, digits and "-", starting with a letter, at '
+            f"most {limits.app_name_max} characters.\n"
+        ),
+        _STRING,
+    ),
+    Field(
+        "image_name",
+        lambda: "nginx",
+        _image_name,
+        _fixed(
+            '- image_name: Docker image reference, e.g. "mysql:8.4", "halohub/halo:2.5"; prefer '
+            "a pinned version tag.\n"
+        ),
+        _STRING,
+    ),
+    Field(
+        "instance",
+        lambda: 1,
+        _instance,
+        lambda limits: f"- instance: integer 1..{limits.max_instances}, the number of replicas.\n",
+        _NUMBER,
+    ),
+    Field(
+        "cpu",
+        lambda: 0.2,
+        _cpu,
+        lambda limits: f"- cpu: number of cores, one of {_json_choices(limits.cpu_choices)}.\n",
+        _NUMBER,
+    ),
+    Field(
+        "memory",
+        lambda: "256M",
+        _memory,
+        lambda limits: (
+            f"- memory: one of {_json_choices(limits.memory_choices)} (M = MiB, G = GiB).\n"
+        ),
+        _STRING,
+    ),
+    Field(
+        "container_port",
+        lambda: 80,
+        _container_port,
+        _fixed("- container_port: integer 1..65535, the port the app listens on.\n"),
+        _NUMBER,
+    ),
+    Field(
+        "public_access",
+        lambda: False,
+        _public_access,
+        _fixed(
+            "- public_access: boolean, true to give the port a public HTTPS address (only for "
+            "HTTP apps).\n"
+        ),
+        _always({"type": "boolean"}),
+    ),
+    Field(
+        "command",
+        lambda: "",
+        _argv_text,
+        _fixed(
+            "- command: string, the container command as a JSON array text like "
+            '"[\\"nginx\\",\\"-g\\",\\"daemon off;\\"]", or "" for the image default.\n'
+        ),
+        _STRING,
+    ),
+    Field(
+        "parameters",
+        lambda: "",
+        _argv_text,
+        _fixed('- parameters: string, the container arguments as a JSON array text, or "".\n'),
+        _STRING,
+    ),
+    Field(
+        "environment",
+        list,
+        _environment,
+        _fixed('- environment: array of {"name": string, "value": string}.\n'),
+        _always(array_of(name=_TEXT, value=_TEXT)),
+    ),
+    Field(
+        "configmap",
+        list,
+        _configmap,
+        _fixed(
+            '- configmap: array of {"file_path": absolute path, "file_content": string}: files '
+            "mounted into the container.\n"
+        ),
+        _always(array_of(file_path=_TEXT, file_content=_TEXT)),
+    ),
+    Field(
+        "storage",
+        list,
+        _storage,
+        lambda limits: (
+            f'- storage: array of {{"capacity": whole GiB 1..{limits.max_storage_gi}, "value": '
+            "absolute mount path}: persistent volumes.\n"
+        ),
+        _always(array_of(capacity={"type": "integer"}, value=_TEXT)),
+    ),
+)
+FIELDS: tuple[str, ...] = tuple(field.name for field in FORM)
+_BY_NAME: dict[str, Field] = {field.name: field for field in FORM}
+
+
+def field(name: str) -> Field:
+    """The flat form's field `name`."""
+    return _BY_NAME[name]
+
+
+def fields_rule(fields: Iterable[Field], limits: Limits) -> str:
+    """The model's field list (field: type and allowed values) of these fields."""
+    return "".join(field.rule(limits) for field in fields)
+
+
+def value_schemas(fields: Iterable[Field], limits: Limits) -> list[dict[str, Any]]:
+    """The distinct value schemas of these fields, in their order (the answer's `anyOf`)."""
+    distinct: list[dict[str, Any]] = []
+    for field in fields:
+        schema = field.schema(limits)
+        if schema not in distinct:
+            distinct.append(schema)
+    return distinct

@@ -27,9 +27,9 @@ from aiops.form import (
     FIELDS,
     MOUNT_PATH_PATTERN,
     Limits,
-    memory_mib,
     normalise,
 )
+from aiops.sizes import memory_mib
 
 MODEL = "instant"  # the answer's `Model` when no model was asked
 _MAX_CHARS = 600  # longer requests are more than an edit

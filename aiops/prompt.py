@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
+from aiops import form as flat
 from aiops import rich
-from aiops.form import FIELDS, Limits, Notice
+from aiops.form import Limits, Notice
 
 
 class Exchange(Protocol):
@@ -61,10 +62,6 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _choices(values: Sequence[Any]) -> str:
-    return ", ".join(_compact(v) for v in values)
-
-
 @lru_cache(maxsize=8)
 def instructions(limits: Limits) -> str:
     """The static system prompt: identical for every request of a deployment."""
@@ -72,37 +69,15 @@ def instructions(limits: Limits) -> str:
 
 
 def _flat_fields(limits: Limits) -> str:
-    """The flat form's field list (field: type and allowed values)."""
-    return (
-        '- app_name: string, lower-case letters, digits and "-", starting with a letter, at '
-        f"most {limits.app_name_max} characters.\n"
-        '- image_name: Docker image reference, e.g. "mysql:8.4", "halohub/halo:2.5"; prefer '
-        "a pinned version tag.\n"
-        f"- instance: integer 1..{limits.max_instances}, the number of replicas.\n"
-        f"- cpu: number of cores, one of {_choices(limits.cpu_choices)}.\n"
-        f"- memory: one of {_choices(limits.memory_choices)} (M = MiB, G = GiB).\n"
-        "- container_port: integer 1..65535, the port the app listens on.\n"
-        "- public_access: boolean, true to give the port a public HTTPS address (only for "
-        "HTTP apps).\n"
-        "- command: string, the container command as a JSON array text like "
-        '"[\\"nginx\\",\\"-g\\",\\"daemon off;\\"]", or "" for the image default.\n'
-        '- parameters: string, the container arguments as a JSON array text, or "".\n'
-        f'- environment: array of {{"name": string, "value": string}}.\n'
-        f'- configmap: array of {{"file_path": absolute path, "file_content": string}}: files '
-        "mounted into the container.\n"
-        f'- storage: array of {{"capacity": whole GiB 1..{limits.max_storage_gi}, "value": '
-        "absolute mount path}: persistent volumes.\n"
-    )
+    """The flat form's field list (field: type and allowed values), from its table."""
+    return flat.fields_rule(flat.FORM, limits)
 
 
 @lru_cache(maxsize=8)
 def rich_instructions(limits: Limits) -> str:
     """The static system prompt of the rich form (the launchpad and v2alpha dialects): several
     ports, autoscaling, a private registry and a GPU, as aiops.rich declares them."""
-    flat_fields = _flat_fields(limits)
-    cut, after = flat_fields.index("- container_port:"), flat_fields.index("- command:")
-    ports, *others = (field.rule(limits) for field in rich.RICH_ONLY)
-    fields = flat_fields[:cut] + ports + flat_fields[after:] + "".join(others)
+    fields = flat.fields_rule(rich.FORM, limits)
     extra = (
         "- A new app gets every port its image serves (the facts list them); only its web "
         "ports are public.\n"
@@ -153,41 +128,22 @@ def answer_schema(limits: Limits) -> dict[str, Any]:
     """The strict JSON schema of the answer. Strict schemas must require every property, so
     `changes` is a list of {field, value} items: the model writes only what changes (a
     12-property object would make it write every unchanged field as null, twice the tokens)."""
-    return _answer_schema(FIELDS, ())
+    return _answer_schema(flat.FIELDS, flat.value_schemas(flat.FORM, limits))
 
 
 @lru_cache(maxsize=8)
 def rich_answer_schema(limits: Limits) -> dict[str, Any]:
     """The strict answer schema of the rich form: its fields, and the values of the rich-only
     fields (ports, autoscaling, registry, gpu) as aiops.rich declares them."""
-    return _answer_schema(rich.FIELDS, tuple(rich.value_schemas(limits)))
+    shared = flat.value_schemas(flat.FORM, limits)
+    return _answer_schema(rich.FIELDS, [*shared, *rich.value_schemas(limits)])
 
 
-def _answer_schema(fields: Sequence[str], more: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    def array_of(**props: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": props,
-                "required": list(props),
-                "additionalProperties": False,
-            },
-        }
-
+def _answer_schema(fields: Sequence[str], values: Sequence[dict[str, Any]]) -> dict[str, Any]:
     text = {"type": "string"}
-    value = {
-        "anyOf": [
-            text,
-            {"type": "number"},
-            {"type": "boolean"},
-            array_of(name=text, value=text),
-            array_of(file_path=text, file_content=text),
-            array_of(capacity={"type": "integer"}, value=text),
-            *more,
-        ]
-    }
-    change = array_of(field={"type": "string", "enum": list(fields)}, value=value)
+    change = flat.array_of(
+        field={"type": "string", "enum": list(fields)}, value={"anyOf": list(values)}
+    )
     return {
         "type": "object",
         "properties": {

@@ -3,10 +3,11 @@ can say beyond the flat form, declared once as a table of fields.
 
 The rich form is the flat form's fields, with `container_port`/`public_access` replaced by
 `ports` (several, each with its protocol and exposure), plus `autoscaling`, `registry` (a
-private registry's credentials) and `gpu`. Each rich-only field is one `RichField`: its
-default, its normaliser, the rule in words the model is told, and its strict JSON schema. The
-fields it shares with the flat form are normalised by aiops.form, so both forms agree on cpu,
-memory, names, environment, config files and volumes.
+private registry's credentials) and `gpu`. Each rich-only field is one `aiops.form.Field` (the
+flat form's type): its default, its normaliser, the rule in words the model is told, and its
+strict JSON schema. `FORM` is the rich form's table: the flat form's own `Field`s for the fields
+both share (so both forms agree on cpu, memory, names, environment, config files and volumes),
+then the rich-only ones.
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from aiops import form as flat
-from aiops.form import Limits, Normalised, Notice, shown
-from aiops.messages import INVALID_VALUE, Text, text
+from aiops.form import (
+    Field,
+    Invalid,
+    Limits,
+    Normalised,
+    Notes,
+    array_of,
+    normalised_field,
+    object_of,
+    shown,
+)
+from aiops.messages import text
 
 SHARED: tuple[str, ...] = (
     "app_name",
@@ -40,26 +50,6 @@ PROTOCOLS: tuple[str, ...] = (*WEB_PROTOCOLS, "tcp", "udp", "sctp")
 MAX_PORTS = 15
 MAX_GPUS = 8
 AUTOSCALING_TARGETS: tuple[str, ...] = ("cpu", "memory", "gpu")
-
-
-class Invalid(Exception):
-    """A rich-only value that cannot be normalised; `where` refines the field (`[1].port`)."""
-
-    def __init__(self, message: Text, where: str = "") -> None:
-        super().__init__(str(message))
-        self.message = message
-        self.where = where
-
-
-@dataclass(frozen=True)
-class RichField:
-    """One rich-only field: everything the service knows about it, in one place."""
-
-    name: str
-    default: Callable[[], Any]
-    normalise: Callable[[Any, Limits, list[Notice]], Any]
-    rule: Callable[[Limits], str]  # the line the model is told (English)
-    schema: Callable[[Limits], dict[str, Any]]  # its value in the strict answer schema
 
 
 def transport(protocol: str) -> str:
@@ -98,7 +88,7 @@ def _port(item: Any, where: str) -> dict[str, Any]:
     }
 
 
-def _ports(value: Any, limits: Limits, warnings: list[Notice]) -> list[dict[str, Any]]:
+def _ports(value: Any, limits: Limits, notes: Notes) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list | tuple):
@@ -108,12 +98,10 @@ def _ports(value: Any, limits: Limits, warnings: list[Notice]) -> list[dict[str,
         port = _port(item, f"[{index}]")
         key = (port["port"], transport(port["protocol"]))
         if key in ports:
-            warnings.append(
-                Notice(
-                    f"ports[{index}]",
-                    "duplicate_replaced",
-                    text("rich_port_twice", port=key[0], transport=key[1]),
-                )
+            notes.warn(
+                "duplicate_replaced",
+                text("rich_port_twice", port=key[0], transport=key[1]),
+                f"[{index}]",
             )
         ports[key] = port
     if len(ports) > MAX_PORTS:
@@ -132,7 +120,7 @@ def _ports_rule(limits: Limits) -> str:
 
 
 def _ports_schema(limits: Limits) -> dict[str, Any]:
-    return _array_of(
+    return array_of(
         port={"type": "integer"},
         protocol={"type": "string", "enum": list(PROTOCOLS)},
         public={"type": "boolean"},
@@ -142,7 +130,7 @@ def _ports_schema(limits: Limits) -> dict[str, Any]:
 # --- autoscaling -----------------------------------------------------------------------------
 
 
-def _autoscaling(value: Any, limits: Limits, warnings: list[Notice]) -> dict[str, Any] | None:
+def _autoscaling(value: Any, limits: Limits, notes: Notes) -> dict[str, Any] | None:
     if value is None or value is False:
         return None
     rule = text("rich_autoscaling_rule", max=limits.max_instances)
@@ -175,7 +163,7 @@ def _autoscaling_rule(limits: Limits) -> str:
 
 
 def _autoscaling_schema(limits: Limits) -> dict[str, Any]:
-    return _object_of(
+    return object_of(
         target={"type": "string", "enum": list(AUTOSCALING_TARGETS)},
         value={"type": "integer"},
         min_replicas={"type": "integer"},
@@ -186,7 +174,7 @@ def _autoscaling_schema(limits: Limits) -> dict[str, Any]:
 # --- registry --------------------------------------------------------------------------------
 
 
-def _registry(value: Any, limits: Limits, warnings: list[Notice]) -> dict[str, str] | None:
+def _registry(value: Any, limits: Limits, notes: Notes) -> dict[str, str] | None:
     if value is None or value is False:
         return None
     fields = ("username", "password", "server")
@@ -206,13 +194,13 @@ def _registry_rule(limits: Limits) -> str:
 
 def _registry_schema(limits: Limits) -> dict[str, Any]:
     string = {"type": "string"}
-    return _object_of(username=string, password=string, server=string)
+    return object_of(username=string, password=string, server=string)
 
 
 # --- gpu ---------------------------------------------------------------------------------------
 
 
-def _gpu(value: Any, limits: Limits, warnings: list[Notice]) -> dict[str, Any] | None:
+def _gpu(value: Any, limits: Limits, notes: Notes) -> dict[str, Any] | None:
     if value is None or value is False:
         return None
     rule = text("rich_gpu_rule", max=MAX_GPUS)
@@ -234,40 +222,28 @@ def _gpu_rule(limits: Limits) -> str:
 
 
 def _gpu_schema(limits: Limits) -> dict[str, Any]:
-    return _object_of(
-        vendor={"type": "string"}, type={"type": "string"}, amount={"type": "integer"}
-    )
-
-
-# --- schema helpers ----------------------------------------------------------------------------
-
-
-def _object_of(**props: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": props,
-        "required": list(props),
-        "additionalProperties": False,
-    }
-
-
-def _array_of(**props: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "array", "items": _object_of(**props)}
+    return object_of(vendor={"type": "string"}, type={"type": "string"}, amount={"type": "integer"})
 
 
 def _default_ports() -> list[dict[str, Any]]:
     return [{"port": 80, "protocol": "http", "public": False}]
 
 
-RICH_ONLY: tuple[RichField, ...] = (
-    RichField("ports", _default_ports, _ports, _ports_rule, _ports_schema),
-    RichField("autoscaling", lambda: None, _autoscaling, _autoscaling_rule, _autoscaling_schema),
-    RichField("registry", lambda: None, _registry, _registry_rule, _registry_schema),
-    RichField("gpu", lambda: None, _gpu, _gpu_rule, _gpu_schema),
+RICH_ONLY: tuple[Field, ...] = (
+    Field("ports", _default_ports, _ports, _ports_rule, _ports_schema),
+    Field("autoscaling", lambda: None, _autoscaling, _autoscaling_rule, _autoscaling_schema),
+    Field("registry", lambda: None, _registry, _registry_rule, _registry_schema),
+    Field("gpu", lambda: None, _gpu, _gpu_rule, _gpu_schema),
 )
 _BY_NAME = {field.name: field for field in RICH_ONLY}
-# Order of the rich form: the flat fields where the flat form has them, then the rich ones.
-FIELDS: tuple[str, ...] = (*SHARED[:5], "ports", *SHARED[5:], *_BY_NAME)
+# The rich form's table: the flat fields where the flat form has them, then the rich ones.
+FORM: tuple[Field, ...] = (
+    *(flat.field(name) for name in SHARED[:5]),
+    RICH_ONLY[0],
+    *(flat.field(name) for name in SHARED[5:]),
+    *RICH_ONLY[1:],
+)
+FIELDS: tuple[str, ...] = tuple(field.name for field in FORM)
 
 
 def default_form() -> dict[str, Any]:
@@ -291,26 +267,19 @@ def normalise(
         if field.name not in values:
             result[field.name] = _fallback(field, previous)
             continue
-        found: list[Notice] = []
-        try:
-            result[field.name] = field.normalise(values[field.name], limits, found)
-        except Invalid as invalid:
-            errors.append(Notice(field.name + invalid.where, INVALID_VALUE, invalid.message))
+        value, notes = normalised_field(field, values[field.name], limits)
+        if notes.errors:
+            errors.extend(notes.errors)
             result[field.name] = _fallback(field, previous)
-            continue
-        warnings.extend(_under(field.name, found))
+        else:
+            warnings.extend(notes.warnings)
+            result[field.name] = value
     ordered = {name: result[name] for name in FIELDS}
     ordered.update((k, v) for k, v in values.items() if k not in ordered)
     return Normalised(form=ordered, warnings=warnings, errors=errors)
 
 
-def _under(name: str, notices: list[Notice]) -> list[Notice]:
-    return [
-        n if n.field.startswith(name) else Notice(name + n.field, n.code, n.text) for n in notices
-    ]
-
-
-def _fallback(field: RichField, previous: Mapping[str, Any] | None) -> Any:
+def _fallback(field: Field, previous: Mapping[str, Any] | None) -> Any:
     if previous is not None and field.name in previous:
         return copy.deepcopy(previous[field.name])
     return field.default()
@@ -367,11 +336,6 @@ def secrets_of(form: Mapping[str, Any]) -> list[str]:
     if isinstance(registry, Mapping) and isinstance(registry.get("password"), str):
         return [registry["password"]]
     return []
-
-
-def instructions_fields(limits: Limits) -> str:
-    """The rich-only lines of the model's field list."""
-    return "".join(field.rule(limits) for field in RICH_ONLY)
 
 
 def value_schemas(limits: Limits) -> list[dict[str, Any]]:

@@ -270,10 +270,7 @@ class Generation:
             Changes=changes,
             Reply=reply,
             Questions=outcome.questions,
-            Warnings=[
-                Warning_(field=w.field, code=w.code, message=w.rendered(self.language))
-                for w in _dedupe(warnings)
-            ],
+            Warnings=[Warning_.of(w, self.language) for w in _dedupe(warnings)],
             Usage=self.trace.usage,
             Model=model,
         )

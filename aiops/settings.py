@@ -7,16 +7,15 @@ be a connection string with a password) and what it needs.
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from aiops import sizes
 from aiops.form import Limits
 
-_MEMORY_CHOICE = re.compile(r"[1-9][0-9]*[MG]")
 CommaList = Annotated[list[str], NoDecode]
 CommaFloats = Annotated[list[float], NoDecode]
 JsonObject = Annotated[dict[str, Any], NoDecode]
@@ -97,7 +96,7 @@ class Settings(BaseSettings):
     @field_validator("memory_choices")
     @classmethod
     def _memory_sizes(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not _MEMORY_CHOICE.fullmatch(v)]
+        bad = [v for v in value if not sizes.MEMORY_LABEL.fullmatch(v)]
         if not value or bad:
             raise ValueError(
                 f"AIOPS_MEMORY_CHOICES needs sizes written like 512M or 1G (M = MiB, G = GiB); "
@@ -108,7 +107,7 @@ class Settings(BaseSettings):
     def limits(self) -> Limits:
         """The form's limits this deployment configured (`AIOPS_CPU_CHOICES` and friends)."""
         return Limits(
-            cpu_choices=tuple(_whole_as_int(choice) for choice in self.cpu_choices),
+            cpu_choices=tuple(sizes.whole_as_int(choice) for choice in self.cpu_choices),
             memory_choices=tuple(self.memory_choices),
             max_instances=self.max_instances,
             max_storage_gi=self.max_storage_gi,
@@ -120,11 +119,6 @@ class Settings(BaseSettings):
         if self.model not in self.allowed_models:
             self.allowed_models = [self.model, *self.allowed_models]
         return self
-
-
-def _whole_as_int(number: float) -> float:
-    """A whole number as an int (`1`, not `1.0`); others unchanged."""
-    return int(number) if float(number).is_integer() else float(number)
 
 
 def extra_body_from(text: str) -> dict[str, Any]:

@@ -741,7 +741,7 @@ def test_openapi_describes_every_dialect_and_its_fields() -> None:
     lp_cpu = schemas["LaunchpadForm"]["properties"]["cpu"]["enum"]
     assert lp_cpu == [f"{round(c * 1000)}m" for c in Limits().cpu_choices]
     v2_memory = schemas["SealosV2alphaApp"]["properties"]["quota"]["properties"]["memory"]["enum"]
-    from aiops.form import memory_mib
+    from aiops.sizes import memory_mib
 
     assert v2_memory == [(memory_mib(m) or 0) / 1024 for m in V2.limits(Limits()).memory_choices]
 

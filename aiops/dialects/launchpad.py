@@ -22,8 +22,9 @@ from typing import Any
 
 from aiops import rich
 from aiops.dialects import Context, Reading, overlay_objects, quantity, shape_error
-from aiops.form import Limits, Notice, memory_mib, shown
+from aiops.form import Limits, Notice, shown
 from aiops.messages import INVALID_VALUE, text
+from aiops.sizes import memory_mib
 
 _LETTERS = string.ascii_lowercase
 FIELDS: tuple[str, ...] = (

@@ -18,10 +18,12 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from aiops import sizes
 from aiops.dialects import Context, Reading, overlay_objects, quantity, shape_error
 from aiops.dialects.launchpad import mount_path_key
-from aiops.form import Limits, Notice, memory_mib, shown
+from aiops.form import Limits, Notice, shown
 from aiops.messages import INVALID_VALUE, text
+from aiops.sizes import memory_mib
 
 FIELDS: tuple[str, ...] = (
     "name",
@@ -195,11 +197,6 @@ def _read_lists(document: Mapping[str, Any], values: dict[str, Any]) -> list[Not
     return errors
 
 
-def _whole_as_int(number: float) -> float:
-    """`1`, not `1.0`: JSON text the way the API's own examples write whole numbers."""
-    return int(number) if float(number).is_integer() else number
-
-
 def _args(parameters: str) -> list[str]:
     """`launchCommand.args` of the form's parameters: a JSON array text as its items, any other
     text as one argument (what the launchpad does with `cmdParam`)."""
@@ -217,7 +214,7 @@ def _args(parameters: str) -> list[str]:
 def _quota(form: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
     quota: dict[str, Any] = {
         "cpu": form["cpu"],
-        "memory": _whole_as_int(round((memory_mib(form["memory"]) or 0) / 1024, 4)),
+        "memory": sizes.whole_as_int(round((memory_mib(form["memory"]) or 0) / 1024, 4)),
     }
     scaling = form["autoscaling"]
     if scaling is None:

@@ -52,7 +52,8 @@ from pydantic import (
     model_validator,
 )
 
-from aiops.form import FIELDS, default_form, memory_mib, normalise
+from aiops.form import FIELDS, default_form, normalise
+from aiops.sizes import memory_mib
 
 SCENARIOS_PATH = Path(__file__).resolve().parents[2] / "eval" / "scenarios.jsonl"
 
