@@ -1,4 +1,4 @@
-"""Conversations through the real server and the MongoDB wire-protocol store (SPEC §3 step 2,
+"""Conversations through the real server and the MongoDB wire-protocol store (README "Conversations",
 §6): the original two-turn example, branches, ownership, restarts, the store down, and a
 bounded load test on loopback.
 """

@@ -1,6 +1,6 @@
 """End to end: the real functions-framework server in a subprocess, the scripted model over real
 HTTP through the openai SDK, replaying the original service's examples
-(../shared/original/examples.json, copied into tests/data/original_examples.json).
+(the original service's examples, kept in tests/data/original_examples.json).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The HTTP contract of SPEC §1 through the functions-framework test client: routing, CORS,
+"""The HTTP contract (README "The API") through the functions-framework test client: routing, CORS,
 every error row with its status and code, and the key never echoed.
 """
 

@@ -1,4 +1,4 @@
-"""Pasted docs are data (SPEC §3 step 3): a corpus of prompt-injection attempts, each answered by
+"""Pasted docs are data (README "How a request is served"): a corpus of prompt-injection attempts, each answered by
 a hostile scripted model, through the HTTP handler.
 
 For every case: the prompt keeps its structure (the system prompt first and identical to a clean

@@ -2,7 +2,7 @@
 
 - the caller's key reaches the provider and nothing else: not an answer (body or header), not a
   log line (the SDK's debug output included), not a stored document, not the store's file, on
-  every path of SPEC §1;
+  every path of the API (README "The API");
 - secrets the conversation already holds are masked towards the model in later turns, yet the
   user's form keeps them;
 - oversized bodies, texts, lists and values are refused with an answer that names the limit;
@@ -154,7 +154,7 @@ class Probe:
 
 
 def walk_every_answer(up: LiveServer, down: LiveServer, model: Any, probe: Probe) -> Transcript:
-    """Success, a continued conversation, a re-ask and every error row of SPEC §1, with the key
+    """Success, a continued conversation, a re-ask and every error row of README "The API", with the key
     placed wherever a caller might put it and echoed by the provider wherever it can be."""
     key, log = probe.key, Transcript()
     bearer = {"Authorization": f"Bearer {key}"}
