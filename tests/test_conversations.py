@@ -1,6 +1,6 @@
-"""Conversations through the real server and the MongoDB wire-protocol store (README "Conversations",
-§6): the original two-turn example, branches, ownership, restarts, the store down, and a
-bounded load test on loopback.
+"""Conversations through the real server and the MongoDB wire-protocol store (README
+"Conversations"): the original two-turn example, branches, ownership, restarts, the store
+down, and a bounded load test on loopback.
 """
 
 from __future__ import annotations

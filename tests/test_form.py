@@ -1,4 +1,5 @@
-"""The form (README "The API"): every normalisation rule as a table, defaults, fallbacks and the diff."""
+"""The form (README "The API"): every normalisation rule as a table, defaults, fallbacks and
+the diff."""
 
 from __future__ import annotations
 

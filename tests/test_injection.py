@@ -1,5 +1,5 @@
-"""Pasted docs are data (README "How a request is served"): a corpus of prompt-injection attempts, each answered by
-a hostile scripted model, through the HTTP handler.
+"""Pasted docs are data (README "How a request is served"): a corpus of prompt-injection
+attempts, each answered by a hostile scripted model, through the HTTP handler.
 
 For every case: the prompt keeps its structure (the system prompt first and identical to a clean
 request's; the user's text only inside the one fenced block of the last message; the block's

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from aiops import reply as reply_module
 from aiops.reply import ModelReply, UnreadableReply, parse_reply
 
-# The form's fields (README "The API"), spelled out so that these tests stand apart from aiops/form.py.
+# The form's fields (README "The API"), spelled out so that these tests stand apart from
+# aiops/form.py.
 FIELDS = (
     "app_name",
     "image_name",

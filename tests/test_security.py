@@ -154,8 +154,9 @@ class Probe:
 
 
 def walk_every_answer(up: LiveServer, down: LiveServer, model: Any, probe: Probe) -> Transcript:
-    """Success, a continued conversation, a re-ask and every error row of README "The API", with the key
-    placed wherever a caller might put it and echoed by the provider wherever it can be."""
+    """Success, a continued conversation, a re-ask and every error row of README "The API",
+    with the key placed wherever a caller might put it and echoed by the provider wherever it
+    can be."""
     key, log = probe.key, Transcript()
     bearer = {"Authorization": f"Bearer {key}"}
 
