@@ -1,1 +1,1 @@
-"""The performance bench of AIops (issue 7): `python -m bench.run` (see bench/README.md)."""
+"""The performance bench of AIops: `python -m bench.run` (see bench/README.md)."""

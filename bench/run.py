@@ -1,4 +1,4 @@
-"""The performance bench of AIops (issue 7), one command:
+"""The performance bench of AIops, one command:
 
     python -m bench.run            # full: ~5 minutes on 2 cores
     python -m bench.run --quick    # fewer rounds: ~1.5 minutes
