@@ -1,6 +1,6 @@
 """The app: what one process keeps between requests, made once at start by the edge (handler.py,
 aiops/aws.py, through `aiops.routes.start`) and passed down to every request (README
-"Architecture"): the settings, the conversation store, the provider clients with the response
+"Layout"): the settings, the conversation store, the provider clients with the response
 formats they accepted, and the catalogue. Tests make their own instead of resetting globals.
 """
 
