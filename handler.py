@@ -22,7 +22,6 @@ import flask
 import functions_framework
 
 from aiops.routes import Request, request_id, respond, start
-from aiops.settings import get_settings
 
 
 def _served_at() -> tuple[str, int] | None:
@@ -34,7 +33,8 @@ def _served_at() -> tuple[str, int] | None:
     return None
 
 
-start(_served_at(), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+# The process's app, made once when functions-framework imports this file.
+APP = start(_served_at(), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
 def _read_limited(request: Any, limit: int) -> bytes | None:
@@ -118,7 +118,7 @@ class BodyLimit:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO") or "/"
-        body = _bounded_body(environ, get_settings().max_body_bytes)
+        body = _bounded_body(environ, APP.settings.max_body_bytes)
         if body is None:
             post = environ.get("REQUEST_METHOD", "").upper() == "POST"
             chunks = self.answer(environ, start_response, None if post else b"")
@@ -143,7 +143,7 @@ class BodyLimit:
             body,
             request_id(headers),
         )
-        answer = respond(request)
+        answer = respond(request, APP)
         status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
         start_response(status, [*answer.headers.items(), ("Content-Length", str(len(answer.body)))])
         return [answer.body]
@@ -164,7 +164,7 @@ _install_body_limit()
 def gen(request: Any) -> tuple[bytes, int, dict[str, str]]:
     """functions-framework (local, Cloud Run functions, containers): every path comes here."""
     headers = {k.lower(): v for k, v in request.headers.items()}
-    limit = get_settings().max_body_bytes
+    limit = APP.settings.max_body_bytes
     body = _read_limited(request, limit) if request.method == "POST" else b""
-    answer = respond(Request(request.method, request.path, headers, body, request_id(headers)))
+    answer = respond(Request(request.method, request.path, headers, body, request_id(headers)), APP)
     return answer.body, answer.status, answer.headers

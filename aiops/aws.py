@@ -13,9 +13,9 @@ import os
 from typing import Any
 
 from aiops.routes import Request, request_id, respond, start
-from aiops.settings import get_settings
 
-start(None, os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+# The process's app, made once at the cold start and used by every invocation.
+APP = start(None, os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
 def _event_body(event: dict[str, Any], limit: int) -> bytes | None:
@@ -57,10 +57,10 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         method=(request_context.get("http") or {}).get("method", "GET").upper(),
         path=_event_path(event),
         headers=headers,
-        body=_event_body(event, get_settings().max_body_bytes),
+        body=_event_body(event, APP.settings.max_body_bytes),
         request_id=request_id(headers, request_context.get("requestId")),
     )
-    answer = respond(request)
+    answer = respond(request, APP)
     return {
         "statusCode": answer.status,
         "headers": answer.headers,

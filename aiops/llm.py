@@ -1,7 +1,8 @@
-"""The model call: one shared client per provider, the caller's key per request, the
-response-format ladder (strict json_schema → json_object → plain text, remembered per base URL
-and model), wall-clock deadlines, and reading what the provider answered — a completion in any
-of the shapes providers use, or a failure, raised as `ModelError` (README "Providers").
+"""The model call: one shared client per provider and the formats it accepted (`Providers`,
+owned by the app), the caller's key per request, the response-format ladder (strict json_schema
+→ json_object → plain text, remembered per base URL and model), wall-clock deadlines, and
+reading what the provider answered — a completion in any of the shapes providers use, or a
+failure, raised as `ModelError` (README "Providers").
 """
 
 from __future__ import annotations
@@ -47,10 +48,45 @@ class Format(StrEnum):
         return ladder[at + 1] if at + 1 < len(ladder) else None
 
 
-_clients: dict[str, OpenAI] = {}
-_clients_lock = threading.Lock()
-# (base URL, model) → the richest response format it accepted after rejecting a richer one.
-_format_by_target: dict[tuple[str, str], Format] = {}
+class Providers:
+    """What a process keeps of its providers: one shared client per base URL (shared by all
+    threads; the caller's key is set per request) and, per (base URL, model), the richest
+    response format it accepted after rejecting a richer one. Owned by the app (aiops.app)."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, OpenAI] = {}
+        self._lock = threading.Lock()
+        self._format_by_target: dict[tuple[str, str], Format] = {}
+
+    def client(self, base_url: str | None) -> OpenAI:
+        """The client of one provider; created once, on first use."""
+        base = base_url or DEFAULT_BASE_URL
+        shared = self._clients.get(base)
+        if shared is None:
+            with self._lock:
+                shared = self._clients.get(base)
+                if shared is None:
+                    http = transport.with_deadlines(openai.DefaultHttpxClient())
+                    shared = OpenAI(
+                        api_key=_PLACEHOLDER_KEY, base_url=base, max_retries=0, http_client=http
+                    )
+                    self._clients[base] = shared
+        return shared
+
+    def remembered_mode(self, base_url: str | None, model: str) -> Format:
+        key = (base_url or DEFAULT_BASE_URL, model)
+        return self._format_by_target.get(key, Format.JSON_SCHEMA)
+
+    def remember(self, base_url: str | None, model: str, mode: Format) -> None:
+        self._format_by_target[(base_url or DEFAULT_BASE_URL, model)] = mode
+
+    def close(self) -> None:
+        """Close the clients' connections (an app that is done: tests, a rebuilt app)."""
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for shared in clients:
+            shared.close()
 
 
 class ModelError(Exception):
@@ -85,31 +121,6 @@ class Completion:
     cut_off: bool = False  # finish_reason "length": the answer stopped at the token limit
 
 
-def client(base_url: str | None) -> OpenAI:
-    """The process-wide client of one provider; created once, shared by all threads."""
-    base = base_url or DEFAULT_BASE_URL
-    shared = _clients.get(base)
-    if shared is None:
-        with _clients_lock:
-            shared = _clients.get(base)
-            if shared is None:
-                http = transport.with_deadlines(openai.DefaultHttpxClient())
-                shared = OpenAI(
-                    api_key=_PLACEHOLDER_KEY, base_url=base, max_retries=0, http_client=http
-                )
-                _clients[base] = shared
-    return shared
-
-
-def forget_formats() -> None:
-    """Forget what each provider accepted (tests, or after a provider upgrade)."""
-    _format_by_target.clear()
-
-
-def remembered_mode(base_url: str | None, model: str) -> Format:
-    return _format_by_target.get((base_url or DEFAULT_BASE_URL, model), Format.JSON_SCHEMA)
-
-
 def _response_format(mode: Format, schema: dict[str, Any]) -> dict[str, Any] | None:
     if mode is Format.JSON_SCHEMA:
         return {
@@ -139,6 +150,7 @@ class _Call:
 def complete(
     messages: list[dict[str, str]],
     *,
+    providers: Providers,
     api_key: str,
     model: str,
     schema: dict[str, Any],
@@ -153,7 +165,7 @@ def complete(
     wall-clock time, and all of them by `deadline` (an aiops.clock.now() value)."""
     base = base_url or DEFAULT_BASE_URL
     call = _Call(
-        client(base).with_options(api_key=api_key),
+        providers.client(base).with_options(api_key=api_key),
         base,
         messages,
         model,
@@ -162,7 +174,7 @@ def complete(
         max_retries,
         _Budget(timeout_s, deadline),
     )
-    start = mode = remembered_mode(base, model)
+    start = mode = providers.remembered_mode(base, model)
     while True:
         try:
             completion = _attempts(call, mode)
@@ -176,7 +188,7 @@ def complete(
             mode = step
             continue
         if mode is not start:
-            _format_by_target[(base, model)] = mode
+            providers.remember(base, model, mode)
         completion.usage.llm_calls = call.made  # rejected formats and retries are calls too
         return completion
 

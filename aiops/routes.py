@@ -2,7 +2,7 @@
 method and path, the body limit, CORS, request validation, key resolution, and turning errors
 into JSON answers; and what both entry points do once per process (`start`). The entry points
 (handler.py for functions-framework, aiops/aws.py for AWS Lambda) only translate their
-platform's shapes.
+platform's shapes; each makes the process's app (`start`) and passes it to `respond`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aiops import bounds, logs, page, service
+from aiops import bounds, logs, page
 from aiops.api import ApiError, GenRequest
+from aiops.app import App
 from aiops.messages import Lang, language, text
 from aiops.service import Generation
-from aiops.settings import Settings, SettingsError, get_settings
-from aiops.store import get_store
+from aiops.settings import Settings, SettingsError, read_settings
 
 log = logging.getLogger("aiops.request")
 
@@ -52,18 +52,21 @@ class Request:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-def start(served_at: tuple[str, int] | None = None, function_name: str | None = None) -> None:
-    """Settings, logs, warm caches, one line saying where it serves. A bad setting stops the
-    start with one JSON line naming the variable (no traceback) and exit status 2."""
+def start(served_at: tuple[str, int] | None = None, function_name: str | None = None) -> App:
+    """The process's app (settings, store, provider clients, catalogue), logs configured and
+    warmed up, and one line saying where it serves. A bad setting stops the start with one
+    JSON line naming the variable (no traceback) and exit status 2."""
     try:
-        settings = get_settings()
+        settings = read_settings()
     except SettingsError as error:
         logs.configure()
         logging.getLogger("aiops.start").critical(str(error))
         raise SystemExit(2) from None
     logs.configure(settings.log_level)
-    service.warm_up(settings)
+    app = App.from_settings(settings)  # after the logs: the in-memory store's warning is one
+    app.warm_up()
     logs.log_start(served_at, function_name)
+    return app
 
 
 def request_id(headers: Mapping[str, str], fallback: str | None = None) -> str:
@@ -208,11 +211,11 @@ def resolve_key(request: GenRequest, headers: Mapping[str, str]) -> str:
     raise ApiError("missing_token", text("key_missing"), "openai_token")
 
 
-def generate(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
-    gen_request = parse_request(request.body, settings)
+def generate(request: Request, app: App, facts: dict[str, Any]) -> Response:
+    gen_request = parse_request(request.body, app.settings)
     api_key = resolve_key(gen_request, request.headers)
     lang = language(gen_request.user_input, request.headers.get("accept-language"))
-    generation = Generation(gen_request, api_key, settings, get_store(settings), lang)
+    generation = Generation(gen_request, api_key, app, lang)
     try:
         answer = generation.run()
     finally:
@@ -254,10 +257,10 @@ def not_allowed(method: str, path: str) -> ApiError:
 
 # --- the routing table -------------------------------------------------------------------------
 
-Handler = Callable[[Request, Settings, dict[str, Any]], Response]
+Handler = Callable[[Request, App, dict[str, Any]], Response]
 
 
-def preflight(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
+def preflight(request: Request, app: App, facts: dict[str, Any]) -> Response:
     """A browser's CORS preflight, on any path (the origin headers are added by `respond`)."""
     return Response(
         204,
@@ -269,12 +272,12 @@ def preflight(request: Request, settings: Settings, facts: dict[str, Any]) -> Re
     )
 
 
-def health(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
+def health(request: Request, app: App, facts: dict[str, Any]) -> Response:
     return json_response(200, {"status": "ok"})
 
 
 def page_file(path: str) -> Handler:
-    return lambda request, settings, facts: page_response(path)
+    return lambda request, app, facts: page_response(path)
 
 
 def routes() -> dict[str, dict[str, Handler]]:
@@ -301,37 +304,37 @@ def refusal(method: str, path: str) -> ApiError:
     return ApiError("not_found", text("no_such_endpoint", path=repr(path)))
 
 
-def route(request: Request, settings: Settings, facts: dict[str, Any]) -> Response:
+def route(request: Request, app: App, facts: dict[str, Any]) -> Response:
     method, path = request.method.upper(), request.path.rstrip("/") or "/"
     if method == "OPTIONS":
-        return preflight(request, settings, facts)
+        return preflight(request, app, facts)
     handler = ROUTES.get(path, {}).get(method)
     if handler is None:
         raise refusal(method, path)
-    return handler(request, settings, facts)
+    return handler(request, app, facts)
 
 
 # --- around every request: errors as JSON, the shared headers, the log line ------------------
 
 
-def respond(request: Request) -> Response:
-    """Serve one HTTP request; never raises, never answers with a stack trace."""
+def respond(request: Request, app: App) -> Response:
+    """Serve one HTTP request with the process's app; never raises, never answers with a stack
+    trace."""
     started = time.perf_counter()
-    settings = get_settings()
     facts: dict[str, Any] = {}  # what the request's log line tells besides the basics
-    response, fault = answered(request, settings, facts)
-    with_shared_headers(response, request, settings)
+    response, fault = answered(request, app, facts)
+    with_shared_headers(response, request, app.settings)
     log_line(request, response, facts, fault, started)
     return response
 
 
 def answered(
-    request: Request, settings: Settings, facts: dict[str, Any]
+    request: Request, app: App, facts: dict[str, Any]
 ) -> tuple[Response, BaseException | None]:
     """The routed answer; an error becomes its JSON answer (an unexpected one: internal_error,
     returned too, to be logged with its traceback)."""
     try:
-        return route(request, settings, facts), None
+        return route(request, app, facts), None
     except ApiError as error:
         facts["error"] = error.code
         return error_response(error, request_language(request)), None

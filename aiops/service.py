@@ -13,6 +13,7 @@ from typing import Any
 
 from aiops import bounds, catalog, clock, dialects, instant, llm, prompt, rich, secret_values
 from aiops.api import ApiError, GenAnswer, GenRequest, Usage, Warning_
+from aiops.app import App
 from aiops.form import FIELDS, Limits, Normalised, Notice, changed_fields, dumps_form, normalise
 from aiops.messages import Lang, language, text
 from aiops.provider_errors import Failure
@@ -24,7 +25,6 @@ from aiops.store import (
     StoreUnavailable,
     Turn,
     branch_history,
-    get_store,
     hash_key,
     lineage,
 )
@@ -77,15 +77,6 @@ class Trace:
     history_turns: int = 0
     retried: bool = False
     provider: dict[str, str] = field(default_factory=dict)  # an unreachable provider: url, cause
-
-
-def warm_up(settings: Settings) -> None:
-    """Do at start what the first request would otherwise pay for: the provider's client, the
-    catalogue, and the store (its client, without connecting; the in-memory store's warning
-    is logged here, at start)."""
-    llm.client(settings.openai_base_url)
-    catalog.get_catalog()
-    get_store(settings)
 
 
 def choose_model(requested: str | None, settings: Settings) -> str:
@@ -211,16 +202,17 @@ class Generation:
         self,
         request: GenRequest,
         api_key: str,
-        settings: Settings,
-        store: Store,
+        app: App,
         lang: Lang | None = None,
     ) -> None:
         self.request = request
         # The language of the answer's warnings: given by the edge (user_input, Accept-Language)
         self.language = lang or language(request.user_input, None)
         self.api_key = api_key
-        self.settings = settings
-        self.store = store
+        self.app = app
+        self.settings = settings = app.settings
+        self.store: Store = app.store
+        self.catalog = app.catalog
         self.dialect = choose_dialect(request.form)
         self.rich_form = self.dialect.name != dialects.DEFAULT
         self.limits = self.dialect.limits(settings.limits())
@@ -340,7 +332,7 @@ class Generation:
             return form
         if form["ports"] != before["ports"]:
             return form
-        entry = catalog.get_catalog().for_image(form["image_name"])
+        entry = self.catalog.for_image(form["image_name"])
         if entry is None:
             return form
         return {**form, "ports": [_rich_port(port) for port in entry.ports]}
@@ -372,7 +364,7 @@ class Generation:
         text = self.request.user_input
         # Images the request names; else the form's current image (an edit of that app). A
         # request naming another image replaces the current one, whose facts would be noise.
-        known = catalog.get_catalog()
+        known = self.catalog
         entries = known.match(text) or known.match("", form.get("image_name"))
         return prompt.build_messages(
             limits=self.limits,
@@ -384,7 +376,7 @@ class Generation:
         )
 
     def catalog_warnings(self, form: dict[str, Any]) -> list[Notice]:
-        entry = catalog.get_catalog().for_image(form["image_name"])
+        entry = self.catalog.for_image(form["image_name"])
         if entry is None:
             return []
         if not self.rich_form:
@@ -431,6 +423,7 @@ class Generation:
         try:
             completion = llm.complete(
                 self.mask.hide_messages(messages),
+                providers=self.app.providers,
                 api_key=self.api_key,
                 model=model,
                 schema=(prompt.rich_answer_schema if self.rich_form else prompt.answer_schema)(

@@ -7,7 +7,6 @@ be a connection string with a password) and what it needs.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -158,9 +157,8 @@ def _describe(error: ValidationError) -> str:
     return "bad configuration: " + "; ".join(problems)
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process's settings, read from the environment on first use."""
+def read_settings() -> Settings:
+    """The settings in the environment now (the app reads them once, at start: aiops.app)."""
     try:
         return Settings()
     except ValidationError as error:

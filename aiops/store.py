@@ -6,8 +6,8 @@ branch (both bounded), so that loading a conversation's history is a single read
 turn. A turn belongs to the key that created it: only a one-way hash of the key is stored, and
 a turn asked for with another key's hash answers exactly like an unknown one.
 
-`get_store(settings)` gives the process-wide store: `MongoStore` (collection `messages`) when
-MONGODB_URI is set, else a bounded in-process `MemoryStore`.
+`new_store(settings)` makes the app's store (aiops.app): `MongoStore` (collection `messages`)
+when MONGODB_URI is set, else a bounded in-process `MemoryStore`.
 """
 
 from __future__ import annotations
@@ -487,56 +487,17 @@ class MongoStore:
             )
 
 
-# --- the process-wide store -----------------------------------------------------------------
-
-_stores: dict[tuple[str | None, str], Store] = {}
-_clients: dict[str, MongoClient] = {}
-_registry_lock = threading.Lock()
-
-
-def get_store(settings: Settings) -> Store:
-    """The process-wide store for these settings, created on first use and then reused."""
-    uri = settings.mongodb_uri or None
-    key = (uri, settings.mongodb_db if uri else "")
-    return _once(_stores, key, lambda: new_store(settings))
+# --- the app's store -----------------------------------------------------------------------
 
 
 def new_store(settings: Settings) -> Store:
-    """A MongoStore on the shared client when MONGODB_URI is set, else a MemoryStore."""
+    """A MongoStore (which creates and owns its client, on first use) when MONGODB_URI is set,
+    else a MemoryStore. The app (aiops.app) makes one per process."""
     uri = settings.mongodb_uri
     ttl_days = settings.history_ttl_days
     if uri:
         return MongoStore(
-            lambda: shared_client(uri),
-            settings.mongodb_db,
-            ttl_days,
-            operation_timeout_s=operation_timeout_s(uri),
+            uri, settings.mongodb_db, ttl_days, operation_timeout_s=operation_timeout_s(uri)
         )
     log.warning(MEMORY_STORE_WARNING)
     return MemoryStore(max_turns=MEMORY_STORE_MAX_TURNS, ttl=timedelta(days=ttl_days))
-
-
-def shared_client(uri: str) -> MongoClient:
-    """The one MongoClient of this process for `uri`, shared by every request and thread."""
-    return _once(_clients, uri, lambda: new_client(uri))
-
-
-def _once(registry: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
-    """`registry[key]`, made by `make` the first time only, even when threads race for it."""
-    found = registry.get(key)
-    if found is not None:
-        return found
-    with _registry_lock:
-        if key not in registry:
-            registry[key] = make()
-        return registry[key]
-
-
-def reset_store() -> None:
-    """Forget the process-wide stores and close their clients (for tests)."""
-    with _registry_lock:
-        clients = list(_clients.values())
-        _clients.clear()
-        _stores.clear()
-    for client in clients:
-        client.close()

@@ -2,8 +2,8 @@
 
     python -m bench.inprocess '<json config>'
 
-It serves POST /gen in this process through `aiops.routes.respond(Request(...))` (no HTTP
-server; `handler` is imported so that the JSON request log is configured as in production), with
+It serves POST /gen in this process through `aiops.routes.respond(Request(...), handler.APP)`
+(no HTTP server; `handler` is imported for its app, made and logged as in production), with
 a pymongo CommandListener registered before any MongoClient exists, and counts the store commands
 of every request. It does the same for the floor (`bench.floor.handle`), in alternating rounds,
 and compares wall time and CPU time (`time.process_time`) per request.
@@ -90,13 +90,14 @@ def profiled_requests(call: Callable[[], Any], requests: int) -> None:
 def first_request(config: dict[str, Any], counter: CommandCounter) -> dict[str, Any]:
     """Mode "cold": what a new process spends before its first answer, profiled (wall time)."""
     started = time.perf_counter()
-    import handler  # noqa: F401
+    import handler
 
     imported = time.perf_counter() - started
     from aiops.routes import Request, respond
 
     data = json.dumps(config["body"]).encode()
-    call = lambda: respond(Request("POST", "/gen", {"content-type": "application/json"}, data))  # noqa: E731
+    headers = {"content-type": "application/json"}
+    call = lambda: respond(Request("POST", "/gen", headers, data), handler.APP)  # noqa: E731
     result: dict[str, Any] = {"import_handler_ms": imported * 1000}
     profiler = None
     if config.get("profile_first"):
@@ -140,7 +141,7 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
     if config.get("mode") == "cold":
         return first_request(config, counter)
 
-    import handler  # noqa: F401  (configures the JSON request log, as in production)
+    import handler  # its app, and the JSON request log, as in production
     from aiops.routes import Request, respond
     from bench import floor
     from bench.scenario import CONVERSATION, STARTING_FORM, form_of, gen_body
@@ -148,7 +149,7 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
     def aiops_call(body: dict[str, Any]) -> Callable[[], Any]:
         data = json.dumps(body).encode()
         headers = {"content-type": "application/json"}
-        return lambda: respond(Request("POST", "/gen", headers, data))
+        return lambda: respond(Request("POST", "/gen", headers, data), handler.APP)
 
     def floor_call(body: dict[str, Any]) -> Callable[[], Any]:
         data = json.dumps(body).encode()

@@ -413,17 +413,18 @@ def paths_in_process(bench: Bench, requests: int) -> dict[str, Any]:
     """Wall time of `Generation.run` in this process (in-memory store, no HTTP in front): the
     exact edit and the model path (the scripted model over loopback), alternating."""
     from aiops.api import GenRequest
+    from aiops.app import App
     from aiops.service import Generation
     from aiops.settings import Settings
     from aiops.store import MemoryStore
 
     settings = Settings(openai_base_url=bench.model.base_url, instant_edits=True)
     store = MemoryStore()
+    app = App(settings, store)
     first = Generation(
         GenRequest(user_input=scenario.CONVERSATION[0][0], params=scenario.STARTING_FORM),
         harness.BENCH_KEY,
-        settings,
-        store,
+        app,
     ).run()
     form = json.loads(first.GenParamsStr)
     texts = {"instant": INSTANT_EDIT, "model": scenario.CONVERSATION[1][0]}
@@ -435,7 +436,7 @@ def paths_in_process(bench: Bench, requests: int) -> dict[str, Any]:
     for index in range(requests):
         for name in ("instant", "model") if index % 2 == 0 else ("model", "instant"):
             started = time.perf_counter()
-            answer = Generation(requests_of[name], harness.BENCH_KEY, settings, store).run()
+            answer = Generation(requests_of[name], harness.BENCH_KEY, app).run()
             times[name].append((time.perf_counter() - started) * 1000)
             if (answer.Model == "instant") != (name == "instant"):
                 raise RuntimeError(f"the {name} request took the other path")

@@ -483,10 +483,10 @@ def test_a_wrapper_with_every_dialect_field_null_changes_nothing(client: Any, mo
 def test_a_new_public_port_takes_the_configured_domain_when_the_page_has_none(
     client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.fixtures.app import reset_caches
+    from tests.fixtures.app import fresh_app
 
     monkeypatch.setenv("AIOPS_LAUNCHPAD_DOMAIN", "cloud.sealos.io")
-    reset_caches()
+    fresh_app()
     ports = [{"port": 3000, "protocol": "http", "public": True}]
     model.reply(json.dumps({"changes": {"ports": ports}}))
     page = {**LAUNCHPAD_PAGE, "networks": [network(80, domain="")]}

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from aiops.eval.scenarios import (
     parse_scenarios,
 )
 from aiops.eval.scoring import holds
-from tests.fixtures.app import ROOT, reset_caches
+from tests.fixtures.app import ROOT
 from tests.fixtures.model_server import Scripted, ScriptedModel
 
 DATA = Path(__file__).parent / "data" / "eval"
@@ -86,7 +85,7 @@ def serve(model: ScriptedModel, table: dict[str, str], **errors: Scripted) -> No
 
 
 @pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch, model: ScriptedModel) -> Iterator[ScriptedModel]:
+def scripted(monkeypatch: pytest.MonkeyPatch, model: ScriptedModel) -> ScriptedModel:
     """The scripted model, with an environment that does not leak into the eval's settings."""
     for name in list(os.environ):
         if name.startswith("AIOPS_") or name in (
@@ -95,9 +94,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch, model: ScriptedModel) -> Iterator[
             "OPENAI_BASE_URL",
         ):
             monkeypatch.delenv(name)
-    reset_caches()
-    yield model
-    reset_caches()
+    return model
 
 
 def evaluate(

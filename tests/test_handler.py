@@ -94,10 +94,10 @@ def test_preflight(client: Any) -> None:
 
 
 def test_cors_origins_setting(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fixtures.app import reset_caches
+    from tests.fixtures.app import fresh_app
 
     monkeypatch.setenv("AIOPS_CORS_ORIGINS", "https://cloud.sealos.io, https://other.example")
-    reset_caches()
+    fresh_app()
     allowed = client.options("/gen", headers={"Origin": "https://cloud.sealos.io"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://cloud.sealos.io"
     denied = post(client, {"x": 1}, headers={"Origin": "https://evil.example"})
@@ -217,27 +217,27 @@ def test_provider_failure_once_is_retried(client: Any, model: Any) -> None:
 
 
 def test_provider_unreachable(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fixtures.app import free_port, reset_caches
+    from tests.fixtures.app import free_port, fresh_app
 
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
-    reset_caches()
+    fresh_app()
     assert_error(post(client, body()), 502, "upstream_error")
 
 
 def test_provider_timeout(client: Any, model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fixtures.app import reset_caches
+    from tests.fixtures.app import fresh_app
 
     monkeypatch.setenv("AIOPS_LLM_TIMEOUT_S", "0.3")
-    reset_caches()
+    fresh_app()
     model.reply(Scripted(content=GOOD_ANSWER, delay_s=1.5))
     assert_error(post(client, body()), 504, "upstream_timeout")
 
 
 def test_allowed_model_is_used(client: Any, model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fixtures.app import reset_caches
+    from tests.fixtures.app import fresh_app
 
     monkeypatch.setenv("AIOPS_ALLOWED_MODELS", "deepseek-chat,qwen-plus")
-    reset_caches()
+    fresh_app()
     model.reply(GOOD_ANSWER)
     response = post(client, body(model="qwen-plus"))
     assert response.status_code == 200
@@ -248,8 +248,8 @@ def test_allowed_model_is_used(client: Any, model: Any, monkeypatch: pytest.Monk
 def test_a_key_pasted_into_the_request_is_hidden_from_the_model_and_the_store(
     client: Any, model: Any
 ) -> None:
-    from aiops.settings import get_settings
-    from aiops.store import get_store, hash_key
+    from aiops.store import hash_key
+    from tests.fixtures.app import edge_app
 
     params = {**FORM, "environment": [{"name": "OPENAI_API_KEY", "value": FAKE_KEY}]}
     sent: list[str] = []
@@ -270,7 +270,7 @@ def test_a_key_pasted_into_the_request_is_hidden_from_the_model_and_the_store(
     assert json.loads(answer["GenParamsStr"])["environment"][0]["value"] == FAKE_KEY
     assert {"user_input", "params"} <= {w["field"] for w in answer["Warnings"]}
     # ...but the saved turn does not hold it.
-    turn = get_store(get_settings()).load(answer["MessageId"], hash_key(FAKE_KEY))
+    turn = edge_app().store.load(answer["MessageId"], hash_key(FAKE_KEY))
     assert turn is not None and FAKE_KEY not in repr(turn)
 
 
@@ -295,10 +295,10 @@ def _taking(clock: SteppedClock, seconds: float, *answers: str) -> Any:
 def test_the_request_deadline_keeps_a_usable_first_answer(
     client: Any, model: Any, clock: SteppedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.fixtures.app import reset_caches
+    from tests.fixtures.app import fresh_app
 
     monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
-    reset_caches()
+    fresh_app()
     bad_port = json.dumps({"changes": {"memory": "128M", "container_port": 0}})
     model.responder = _taking(clock, 0.8, bad_port, GOOD_ANSWER)  # 0.7 s left: no re-ask
     response = post(client, body())
@@ -321,10 +321,10 @@ def test_the_request_deadline_decides_the_re_ask_of_an_unusable_answer(
     status: int,
     calls: int,
 ) -> None:
-    from tests.fixtures.app import reset_caches
+    from tests.fixtures.app import fresh_app
 
     monkeypatch.setenv("AIOPS_REQUEST_DEADLINE_S", "1.5")
-    reset_caches()
+    fresh_app()
     model.responder = _taking(clock, seconds, "no json here", GOOD_ANSWER)
     response = post(client, body())
     assert response.status_code == status

@@ -144,10 +144,10 @@ def test_request_id_is_generated_without_either(scripted: ScriptedModel) -> None
 def test_header_names_are_read_in_any_case(
     scripted: ScriptedModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.fixtures.app import reset_caches
+    from tests.fixtures.app import fresh_app
 
     monkeypatch.setenv("AIOPS_CORS_ORIGINS", "https://cloud.sealos.io")
-    reset_caches()
+    fresh_app()
     scripted.responder = lambda body: Scripted(content=REPLY, usage=USAGE)
     event = load("post_gen_bearer_mixed_case_headers.event.json")
     assert event["headers"]["Origin"] == "https://cloud.sealos.io"

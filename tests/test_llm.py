@@ -9,6 +9,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,9 +34,16 @@ CONTEXT_400 = {
 }
 
 
+# What a process keeps of its providers (the app's): a new one for each test.
+PROVIDERS = llm.Providers()
+
+
 @pytest.fixture(autouse=True)
-def _forget() -> None:
-    llm.forget_formats()
+def _fresh_providers() -> Iterator[None]:
+    global PROVIDERS
+    PROVIDERS = llm.Providers()
+    yield
+    PROVIDERS.close()
 
 
 def ask(
@@ -43,6 +51,7 @@ def ask(
 ) -> llm.Completion:
     return llm.complete(
         MESSAGES,
+        providers=PROVIDERS,
         api_key=FAKE_KEY,
         model=name,
         schema=SCHEMA,
@@ -81,7 +90,7 @@ def test_rejected_json_schema_falls_back_to_json_object_and_is_remembered(model:
     model.reply(ANSWER, ANSWER)
     assert ask(model).mode == "json_object"
     assert formats(model) == ["json_schema", "json_object"]
-    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") is llm.Format.JSON_OBJECT
+    assert PROVIDERS.remembered_mode(model.base_url, "gpt-4o-mini") is llm.Format.JSON_OBJECT
 
     assert ask(model).mode == "json_object"
     assert formats(model) == ["json_schema", "json_object", "json_object"]
@@ -92,7 +101,7 @@ def test_no_structured_output_at_all_falls_back_to_plain_text(model: Any) -> Non
     model.reply(ANSWER)
     assert ask(model).mode == "text"
     assert formats(model) == ["json_schema", "json_object", "text"]
-    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") is llm.Format.TEXT
+    assert PROVIDERS.remembered_mode(model.base_url, "gpt-4o-mini") is llm.Format.TEXT
 
 
 def test_memory_is_per_base_url(model: Any) -> None:
@@ -103,7 +112,7 @@ def test_memory_is_per_base_url(model: Any) -> None:
     model.reject_formats = set()
     model.reply(ANSWER)
     assert ask(model, other).mode == "json_schema"
-    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == "json_object"
+    assert PROVIDERS.remembered_mode(model.base_url, "gpt-4o-mini") == "json_object"
 
 
 def test_memory_is_per_model(model: Any) -> None:
@@ -113,7 +122,7 @@ def test_memory_is_per_model(model: Any) -> None:
     model.reject_formats = set()
     model.reply(ANSWER)
     assert ask(model).mode == "json_schema"
-    assert llm.remembered_mode(model.base_url, "deepseek-chat") == "json_object"
+    assert PROVIDERS.remembered_mode(model.base_url, "deepseek-chat") == "json_object"
 
 
 def test_every_format_rejected_is_a_refusal_and_remembers_nothing(model: Any) -> None:
@@ -121,7 +130,7 @@ def test_every_format_rejected_is_a_refusal_and_remembers_nothing(model: Any) ->
     error = failure_of(model)
     assert error.failure is Failure.REFUSED
     assert len(model.requests) == 3
-    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == "json_schema"
+    assert PROVIDERS.remembered_mode(model.base_url, "gpt-4o-mini") == "json_schema"
 
 
 def test_a_400_that_is_not_about_the_format_is_final_after_one_call(model: Any) -> None:
@@ -129,7 +138,7 @@ def test_a_400_that_is_not_about_the_format_is_final_after_one_call(model: Any) 
     error = failure_of(model)
     assert error.failure is Failure.INPUT_TOO_LONG and error.field == "user_input"
     assert formats(model) == ["json_schema"]
-    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == "json_schema"
+    assert PROVIDERS.remembered_mode(model.base_url, "gpt-4o-mini") == "json_schema"
 
 
 def test_a_format_rejection_then_a_failure_remembers_nothing(model: Any) -> None:
@@ -137,7 +146,7 @@ def test_a_format_rejection_then_a_failure_remembers_nothing(model: Any) -> None
     model.reply(Scripted(status=400, body=CONTEXT_400))
     assert failure_of(model).failure is Failure.INPUT_TOO_LONG
     assert formats(model) == ["json_schema", "json_object"]
-    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == "json_schema"
+    assert PROVIDERS.remembered_mode(model.base_url, "gpt-4o-mini") == "json_schema"
 
 
 def test_a_refused_parameter_is_final_after_one_call(model: Any) -> None:
@@ -183,7 +192,7 @@ def test_one_client_per_base_url_is_shared(model: Any) -> None:
     model.reply(ANSWER, ANSWER)
     ask(model)
     ask(model)
-    assert llm.client(model.base_url) is llm.client(model.base_url)
+    assert PROVIDERS.client(model.base_url) is PROVIDERS.client(model.base_url)
 
 
 # --- status errors ----------------------------------------------------------------------------

@@ -221,19 +221,18 @@ def test_a_failure_upstream_is_a_warning_without_traceback(
     if status == 502:
         model.fail(500).fail(500)
     elif status == 503:
-        from aiops.settings import get_settings
-        from aiops.store import get_store
+        from tests.fixtures.app import edge_app
 
         def unreachable(*args: Any) -> None:
             raise StoreUnavailable("conversation store unavailable (ServerSelectionTimeoutError)")
 
-        monkeypatch.setattr(get_store(get_settings()), "load", unreachable)
+        monkeypatch.setattr(edge_app().store, "load", unreachable)
         payload = body(parent_message_id="7246d209-adbe-4ea3-9a66-2c5bea27d9e7")
     else:
-        from tests.fixtures.app import reset_caches
+        from tests.fixtures.app import fresh_app
 
         monkeypatch.setenv("AIOPS_LLM_TIMEOUT_S", "0.3")
-        reset_caches()
+        fresh_app()
         model.reply(Scripted(content=REPLY, delay_s=1.5))
     response = post(client, payload)
     assert response.status_code == status
@@ -250,13 +249,12 @@ def test_an_internal_error_is_an_error_with_traceback_and_a_plain_500(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from aiops.settings import get_settings
-    from aiops.store import get_store
+    from tests.fixtures.app import edge_app
 
     def broken(turn: Any) -> None:
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr(get_store(get_settings()), "save", broken)
+    monkeypatch.setattr(edge_app().store, "save", broken)
     response = post(client, body())
 
     assert response.status_code == 500

@@ -22,7 +22,7 @@ from tests.fixtures.app import (
     START_FORM,
     LiveServer,
     free_port,
-    reset_caches,
+    fresh_app,
     start_live_server,
 )
 from tests.fixtures.model_server import Scripted
@@ -282,7 +282,7 @@ def body(case: Case, lang: str) -> dict[str, Any]:
 @pytest.fixture
 def dead_store(monkeypatch: pytest.MonkeyPatch, dead_mongo_uri: str) -> None:
     monkeypatch.setenv("MONGODB_URI", dead_mongo_uri)
-    reset_caches()
+    fresh_app()
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -669,7 +669,7 @@ def test_an_unreachable_provider_in_both_languages(
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     monkeypatch.setenv("OPENAI_BASE_URL", closed)
-    reset_caches()
+    fresh_app()
     response = client.post("/gen", json={**body(CASES[0], lang), "user_input": USER_INPUT[lang]})
     assert response.status_code == 502
     answer = response.get_json()

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from aiops import llm, settings
-from tests.fixtures.app import FAKE_KEY, START_FORM, start_live_server
+from tests.fixtures.app import FAKE_KEY, START_FORM, edge_app, fresh_app, start_live_server
 from tests.fixtures.model_server import NO_USAGE, Scripted, ScriptedModel
 
 GOOD = json.dumps({"changes": {"memory": "128M"}, "reply": "Memory is now 128M.", "questions": []})
@@ -1023,7 +1022,7 @@ def post(client: Any, **overrides: Any) -> Any:
 def use(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    settings.get_settings.cache_clear()
+    fresh_app()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -1042,7 +1041,7 @@ def test_provider_behaviour(client: Any, model: ScriptedModel, case: Case) -> No
         assert answer["Usage"]["llm_calls"] == case.calls
     else:
         assert (answer["code"], answer["field"]) == (case.code, case.field)
-    assert llm.remembered_mode(model.base_url, "gpt-4o-mini") == case.remembered
+    assert edge_app().providers.remembered_mode(model.base_url, "gpt-4o-mini") == case.remembered
 
 
 def test_rate_limited_passes_retry_after_on(client: Any, model: ScriptedModel) -> None:

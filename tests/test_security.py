@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from aiops.secret_values import MASK_MIN_LENGTH
-from tests.fixtures.app import START_FORM, LiveServer, reset_caches, start_live_server
+from tests.fixtures.app import START_FORM, LiveServer, fresh_app, start_live_server
 from tests.fixtures.model_server import Scripted
 from tests.test_e2e import EXAMPLES
 
@@ -506,7 +506,7 @@ def test_the_allowed_models_setting_is_the_list(
     client: Any, model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AIOPS_ALLOWED_MODELS", "deepseek-chat")
-    reset_caches()
+    fresh_app()
     model.reply(GOOD_ANSWER, GOOD_ANSWER)
     assert post(client, body(new_key(), model="deepseek-chat")).status_code == 200
     assert post(client, body(new_key())).status_code == 200  # the default stays allowed

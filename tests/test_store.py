@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pymongo.errors
 import pytest
 from bson import json_util
 from pymongo import ASCENDING, MongoClient, monitoring
 
+from aiops.app import App
 from aiops.settings import Settings
 from aiops.store import (
     MAX_ANCESTORS,
@@ -31,13 +33,10 @@ from aiops.store import (
     TurnNotStorable,
     branch_history,
     client_options,
-    get_store,
     hash_key,
     lineage,
     operation_timeout_s,
     redacted,
-    reset_store,
-    shared_client,
 )
 
 HANG_BOUND_S = 10.0  # a bound against hangs; the configured timeouts give ~2-3 s
@@ -103,13 +102,6 @@ class CommandLog(monitoring.CommandListener):
 
     def since(self, start: int) -> list[str]:
         return self.names[start:]
-
-
-@pytest.fixture(autouse=True)
-def fresh_process_store() -> Iterator[None]:
-    reset_store()
-    yield
-    reset_store()
 
 
 @pytest.fixture
@@ -493,44 +485,51 @@ def test_a_malformed_uri_is_a_store_error_without_the_uri() -> None:
     assert "ss@word" not in str(raised.value)
 
 
-# --- the process-wide store -----------------------------------------------------------------
+# --- the app's store (aiops.app) --------------------------------------------------------------
 
 
 def settings_for(uri: str | None, db: str = "aiops") -> Settings:
     return Settings(mongodb_uri=uri, mongodb_db=db)
 
 
-def test_without_mongodb_uri_the_store_is_in_memory_with_one_warning(
+def test_without_mongodb_uri_the_apps_store_is_in_memory_with_one_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    turn = make_turn()
     with caplog.at_level(logging.WARNING, logger="aiops.store"):
-        first = get_store(settings_for(None))
-        second = get_store(settings_for(None))
-    assert isinstance(first, MemoryStore)
-    assert first is second
+        app = App.from_settings(settings_for(None))
+        app.store.save(turn)
+        assert app.store.load(turn.id, KEY_HASH) == turn
+    assert isinstance(app.store, MemoryStore)
     warnings = [r for r in caplog.records if r.getMessage() == MEMORY_STORE_WARNING]
     assert len(warnings) == 1
+    # Another app (another process) has a store of its own: memory is not shared.
+    assert App.from_settings(settings_for(None)).store.load(turn.id, KEY_HASH) is None
 
 
-def test_with_mongodb_uri_the_store_is_mongo_on_one_shared_client(
+def test_with_mongodb_uri_the_apps_store_is_mongo_on_one_client_it_closes(
     mongo_uri: str, mongo_db_name: str
 ) -> None:
-    store = get_store(settings_for(mongo_uri, mongo_db_name))
+    app = App.from_settings(settings_for(mongo_uri, mongo_db_name))
+    other_db = App.from_settings(settings_for(mongo_uri, mongo_db_name + "_other"))
+    store = app.store
     assert isinstance(store, MongoStore)
-    assert get_store(settings_for(mongo_uri, mongo_db_name)) is store
-    other_db = get_store(settings_for(mongo_uri, mongo_db_name + "_other"))
-    assert other_db is not store
+    try:
+        turn = make_turn()
+        store.save(turn)
+        assert store.load(turn.id, KEY_HASH) == turn
+        assert other_db.store.load(turn.id, KEY_HASH) is None
+        client = store._connected_client()  # type: ignore[attr-defined]
+        assert store._connected_client() is client  # type: ignore[attr-defined]
+    finally:
+        app.close()
+        other_db.close()
+    with pytest.raises(pymongo.errors.InvalidOperation):
+        client.admin.command("ping")  # closed with its app
 
-    turn = make_turn()
-    store.save(turn)
-    assert store.load(turn.id, KEY_HASH) == turn
-    assert other_db.load(turn.id, KEY_HASH) is None
-    assert shared_client(mongo_uri) is shared_client(mongo_uri)
-    assert store._connected_client() is other_db._connected_client()  # type: ignore[attr-defined]
 
-
-def test_get_store_does_not_connect_before_first_use(dead_mongo_uri: str) -> None:
-    error, elapsed = timed(lambda: get_store(settings_for(dead_mongo_uri)))
+def test_making_the_app_does_not_connect_to_the_store(dead_mongo_uri: str) -> None:
+    error, elapsed = timed(lambda: App.from_settings(settings_for(dead_mongo_uri)))
     assert error is None and elapsed < 1.0
 
 

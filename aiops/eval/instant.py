@@ -18,6 +18,7 @@ from typing import Any
 
 from aiops import instant
 from aiops.api import GenRequest
+from aiops.app import App
 from aiops.eval.scenarios import CATEGORY_TAGS, LANGUAGE_TAGS, Scenario
 from aiops.eval.scoring import score_turn
 from aiops.service import Generation, Outcome
@@ -56,7 +57,7 @@ def run_instant(
 ) -> list[InstantTurn]:
     """Every turn of every scenario, answered instantly, declined or unreachable."""
     settings = settings.model_copy(update={"instant_edits": True})
-    store = store or MemoryStore()
+    app = App(settings, store or MemoryStore())
     turns: list[InstantTurn] = []
     for scenario in scenarios:
         form: dict[str, Any] = dict(scenario.form)
@@ -69,7 +70,7 @@ def run_instant(
                 continue
             request = GenRequest(user_input=turn.user, params=form, parent_message_id=parent)
             try:
-                answer = _NoModel(request, EVAL_KEY, settings, store).run()
+                answer = _NoModel(request, EVAL_KEY, app).run()
             except _Declined:
                 result.status, reachable = DECLINED, False
                 continue

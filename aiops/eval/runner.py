@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiops.api import ApiError, GenRequest
+from aiops.app import App
 from aiops.eval.scenarios import Scenario
 from aiops.eval.scoring import (
     ERROR,
@@ -78,6 +79,7 @@ class Runner:
         self.concurrency = max(concurrency, 1)
         self.retries = max(retries, 0)
         self.store = store or MemoryStore()
+        self.app = App(settings, self.store)  # one for the whole run, as in a process
         self.progress = progress
         self._done = 0
         self._lock = threading.Lock()
@@ -107,9 +109,7 @@ class Runner:
         ]
 
     def _job(self, job: Job, total: int) -> RunResult:
-        result = run_scenario(
-            job.scenario, job.run, self.settings, self.api_key, self.store, self.retries
-        )
+        result = run_scenario(job.scenario, job.run, self.app, self.api_key, self.retries)
         with self._lock:  # one progress line at a time, counted in order
             self._done += 1
             if self.progress is not None:
@@ -131,7 +131,7 @@ def stop_if_hopeless(turn: TurnResult) -> None:
 
 
 def run_scenario(
-    scenario: Scenario, run: int, settings: Settings, api_key: str, store: Store, retries: int = 0
+    scenario: Scenario, run: int, app: App, api_key: str, retries: int = 0
 ) -> RunResult:
     """One run of a scenario: its turns in order, each scored; after a turn that produced no
     form, the remaining turns are skipped."""
@@ -145,7 +145,7 @@ def run_scenario(
             )
             continue
         result, answer_form, message_id = run_turn_retrying(
-            scenario, index, form, parent, settings, api_key, store, retries
+            scenario, index, form, parent, app, api_key, retries
         )
         turns.append(result)
         if answer_form is not None:
@@ -158,17 +158,14 @@ def run_turn_retrying(
     index: int,
     form: dict[str, Any],
     parent: str | None,
-    settings: Settings,
+    app: App,
     api_key: str,
-    store: Store,
     retries: int,
 ) -> tuple[TurnResult, dict[str, Any] | None, str | None]:
     """`run_turn`, tried again up to `retries` times while the provider rate-limits it."""
     attempt = 0
     while True:
-        result, form_after, message_id = run_turn(
-            scenario, index, form, parent, settings, api_key, store
-        )
+        result, form_after, message_id = run_turn(scenario, index, form, parent, app, api_key)
         result.retries = attempt
         if not (result.error and result.error["code"] == "rate_limited") or attempt >= retries:
             return result, form_after, message_id
@@ -181,14 +178,13 @@ def run_turn(
     index: int,
     form: dict[str, Any],
     parent: str | None,
-    settings: Settings,
+    app: App,
     api_key: str,
-    store: Store,
 ) -> tuple[TurnResult, dict[str, Any] | None, str | None]:
     """Ask the service for one turn; the scored result, the new form and its MessageId."""
     turn = scenario.turns[index - 1]
     request = GenRequest(user_input=turn.user, params=form, parent_message_id=parent)
-    generation = Generation(request, api_key, settings, store)
+    generation = Generation(request, api_key, app)
     result = TurnResult(index, _clip(turn.user), OK, questions_expected=turn.questions)
     started = time.perf_counter()
     try:
