@@ -401,31 +401,38 @@ def _stores(storage: list[dict[str, Any]], old: list[Any]) -> list[dict[str, Any
     ]
 
 
+def _switched(name: str, old: Any, values: dict[str, Any] | None) -> dict[str, Any]:
+    """The page's `hpa`/`secret` object (else its default) switched off, or on with `values`:
+    fields the rich form does not hold stay as the page had them."""
+    kept = dict(old) if isinstance(old, Mapping) else defaults()[name]
+    return {**kept, "use": False} if values is None else {**kept, "use": True, **values}
+
+
 def _hpa(autoscaling: dict[str, Any] | None, old: Any) -> dict[str, Any]:
-    hpa = dict(old) if isinstance(old, Mapping) else defaults()["hpa"]
-    if autoscaling is None:
-        return {**hpa, "use": False}
-    return {
-        **hpa,
-        "use": True,
-        "target": autoscaling["target"],
-        "value": autoscaling["value"],
-        "minReplicas": autoscaling["min_replicas"],
-        "maxReplicas": autoscaling["max_replicas"],
-    }
+    values = (
+        None
+        if autoscaling is None
+        else {
+            "target": autoscaling["target"],
+            "value": autoscaling["value"],
+            "minReplicas": autoscaling["min_replicas"],
+            "maxReplicas": autoscaling["max_replicas"],
+        }
+    )
+    return _switched("hpa", old, values)
 
 
 def _secret(registry: dict[str, str] | None, old: Any) -> dict[str, Any]:
-    secret = dict(old) if isinstance(old, Mapping) else defaults()["secret"]
-    if registry is None:
-        return {**secret, "use": False}
-    return {
-        **secret,
-        "use": True,
-        "username": registry["username"],
-        "password": registry["password"],
-        "serverAddress": registry["server"],
-    }
+    values = (
+        None
+        if registry is None
+        else {
+            "username": registry["username"],
+            "password": registry["password"],
+            "serverAddress": registry["server"],
+        }
+    )
+    return _switched("secret", old, values)
 
 
 def _gpu_out(gpu: dict[str, Any] | None, old: Any) -> dict[str, Any]:
