@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
-from tests.fixtures.app import FAKE_KEY, ROOT, LiveServer, start_live_server
+from tests.fixtures.app import FAKE_KEY, ROOT, START_FORM, LiveServer, start_live_server
 from tests.fixtures.model_server import Scripted, ScriptedModel
 
 # Debian's Chromium; AIOPS_CHROMIUM names another build (e.g. Playwright's own, where reachable).
@@ -66,13 +66,7 @@ RENAME = json.dumps(
 )
 # What the page shows before any generation (its fields' initial values).
 PAGE_START_FORM = {
-    "app_name": "hello-world",
-    "image_name": "nginx",
-    "instance": 1,
-    "cpu": 1,
-    "memory": "64M",
-    "container_port": 80,
-    "public_access": False,
+    **START_FORM,
     "command": "",
     "parameters": "",
     "environment": [],

@@ -401,38 +401,33 @@ def _stores(storage: list[dict[str, Any]], old: list[Any]) -> list[dict[str, Any
     ]
 
 
-def _switched(name: str, old: Any, values: dict[str, Any] | None) -> dict[str, Any]:
-    """The page's `hpa`/`secret` object (else its default) switched off, or on with `values`:
-    fields the rich form does not hold stay as the page had them."""
+# The launchpad's names of the rich form's autoscaling and registry fields.
+_HPA_NAMES = {
+    "target": "target",
+    "value": "value",
+    "min_replicas": "minReplicas",
+    "max_replicas": "maxReplicas",
+}
+_SECRET_NAMES = {"username": "username", "password": "password", "server": "serverAddress"}
+
+
+def _switched(
+    name: str, old: Any, values: dict[str, Any] | None, names: dict[str, str]
+) -> dict[str, Any]:
+    """The page's `hpa`/`secret` object (else its default) switched off, or on with `values`
+    under the launchpad's `names`: fields the rich form does not hold stay as the page had them."""
     kept = dict(old) if isinstance(old, Mapping) else defaults()[name]
-    return {**kept, "use": False} if values is None else {**kept, "use": True, **values}
+    if values is None:
+        return {**kept, "use": False}
+    return {**kept, "use": True, **{ours: values[theirs] for theirs, ours in names.items()}}
 
 
 def _hpa(autoscaling: dict[str, Any] | None, old: Any) -> dict[str, Any]:
-    values = (
-        None
-        if autoscaling is None
-        else {
-            "target": autoscaling["target"],
-            "value": autoscaling["value"],
-            "minReplicas": autoscaling["min_replicas"],
-            "maxReplicas": autoscaling["max_replicas"],
-        }
-    )
-    return _switched("hpa", old, values)
+    return _switched("hpa", old, autoscaling, _HPA_NAMES)
 
 
 def _secret(registry: dict[str, str] | None, old: Any) -> dict[str, Any]:
-    values = (
-        None
-        if registry is None
-        else {
-            "username": registry["username"],
-            "password": registry["password"],
-            "serverAddress": registry["server"],
-        }
-    )
-    return _switched("secret", old, values)
+    return _switched("secret", old, registry, _SECRET_NAMES)
 
 
 def _gpu_out(gpu: dict[str, Any] | None, old: Any) -> dict[str, Any]:
