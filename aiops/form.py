@@ -762,34 +762,34 @@ def _env_items(value: Any, notes: Notes) -> list[tuple[str, Any]]:
 
 
 _ENVIRONMENT = _KeyedList(
-    _env_items,
-    _env_variable,
-    "",
-    "env_set_twice",
-    "name",
-    "env_too_many",
-    lambda limits: limits.max_env,
-    lambda name, value: {"name": name, "value": value},
+    items=_env_items,
+    entry=_env_variable,
+    key_at="",
+    twice="env_set_twice",
+    key_name="name",
+    too_many="env_too_many",
+    max_count=lambda limits: limits.max_env,
+    shaped=lambda name, value: {"name": name, "value": value},
 )
 _CONFIGMAP = _KeyedList(
-    _configmap_objects,
-    _config_file,
-    ".file_path",
-    "file_given_twice",
-    "path",
-    "configmap_too_many",
-    lambda limits: limits.max_configmap,
-    lambda path, content: {"file_path": path, "file_content": content},
+    items=_configmap_objects,
+    entry=_config_file,
+    key_at=".file_path",
+    twice="file_given_twice",
+    key_name="path",
+    too_many="configmap_too_many",
+    max_count=lambda limits: limits.max_configmap,
+    shaped=lambda path, content: {"file_path": path, "file_content": content},
 )
 _STORAGE = _KeyedList(
-    _storage_objects,
-    _volume,
-    ".value",
-    "mount_given_twice",
-    "path",
-    "storage_too_many",
-    lambda limits: limits.max_storage_items,
-    lambda path, capacity: {"capacity": capacity, "value": path},
+    items=_storage_objects,
+    entry=_volume,
+    key_at=".value",
+    twice="mount_given_twice",
+    key_name="path",
+    too_many="storage_too_many",
+    max_count=lambda limits: limits.max_storage_items,
+    shaped=lambda path, capacity: {"capacity": capacity, "value": path},
 )
 
 
