@@ -1,6 +1,7 @@
 """Secret values (README "Secrets and limits"): which variables hold secrets, replacing weak
 secrets the model invented with strong random ones, masking known secrets (and the caller's key)
-in what is sent to the model, and revealing them in its answer only where they came from.
+in what is sent to the model, and revealing them in its answer only where they came from; and
+the one scrub of the caller's key from what is kept or written (`without_key`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ STRONG_MIN_LENGTH = 12
 MASK_MIN_LENGTH = 6
 # Keys shorter than this are placeholders of local servers (`x`, `EMPTY`, `ollama`), no secret.
 KEY_MIN_LENGTH = 16
+KEY_REMOVED = "[API key removed]"
 _COMMON = frozenset(
     """password passwd pass secret changeme change_me admin administrator root toor test
     default letmein welcome qwerty abc123 123456 12345678 123456789 password1 passw0rd
@@ -34,6 +36,21 @@ _COMMON = frozenset(
     your_password yourpassword mypassword my_password secretkey secret_key token apikey
     api_key minioadmin minio123 supersecret""".split()  # noqa: SIM905 (a word list reads best)
 )
+
+
+def without_key(value: Any, api_key: str, removed: str = KEY_REMOVED) -> Any:
+    """`value` with every occurrence of the caller's key replaced by `removed` (a key pasted by
+    mistake, kept out of the store and out of any report). Short keys (`x`, `EMPTY`, `ollama`
+    for local servers) are no secret, and too common a word."""
+    if len(api_key) < KEY_MIN_LENGTH:
+        return value
+    if isinstance(value, str):
+        return value.replace(api_key, removed)
+    if isinstance(value, list | tuple):
+        return type(value)(without_key(v, api_key, removed) for v in value)
+    if isinstance(value, dict):
+        return {k: without_key(v, api_key, removed) for k, v in value.items()}
+    return value
 
 
 def is_secret_name(name: str) -> bool:

@@ -3,7 +3,6 @@ the order of the steps."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import uuid
@@ -36,8 +35,6 @@ _SAVED_INPUT_CHARS = 2000
 REPLY_MAX_CHARS = 1000
 QUESTIONS_MAX = 10
 QUESTION_MAX_CHARS = 300
-KEY_REMOVED = "[API key removed]"
-_REASK_FAILURES_TO_SURVIVE = frozenset({"upstream_timeout", "upstream_error", "rate_limited"})
 # A model call's failure → the API's error code (README "The API").
 _CODE_OF_FAILURE: dict[Failure, str] = {
     Failure.INVALID_KEY: "invalid_token",
@@ -57,15 +54,47 @@ def api_error(error: llm.ModelError) -> ApiError:
     return ApiError(code, error.text, error.field, retry_after=retry_after)
 
 
+@dataclass(frozen=True)
+class Page:
+    """The page's form in the form the model works in (flat for the `aiops` dialect, else rich),
+    and what the dialect's document keeps beyond it (`carry`, {} for `aiops`)."""
+
+    current: Normalised
+    carry: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def form(self) -> dict[str, Any]:
+        return self.current.form
+
+
 @dataclass
 class Outcome:
-    """What one model answer did to the form."""
+    """What one answer (the model's or an instant edit) did to the form, and the carry its
+    document is written with."""
 
     form: dict[str, Any]
     warnings: list[Notice]
     errors: list[Notice]
     reply: str = ""
     questions: list[str] = field(default_factory=list)
+    carry: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReaskPolicy:
+    """The one re-ask (README "How a request is served"): an unreadable first answer or one with
+    invalid values is asked again once, with only what was wrong. When the first answer was
+    usable (it had errors, but could be read), a re-ask that fails with one of `survivable` or
+    cannot be read keeps the first answer; otherwise the failure is the request's."""
+
+    survivable: frozenset[str] = frozenset({"upstream_timeout", "upstream_error", "rate_limited"})
+
+    def keeps_first(self, failure: Exception) -> bool:
+        """Whether a usable first answer stands after the re-ask failed with `failure`."""
+        return not isinstance(failure, ApiError) or failure.code in self.survivable
+
+
+REASK = ReaskPolicy()
 
 
 @dataclass
@@ -105,9 +134,8 @@ def current_form(params: dict[str, Any], limits: Limits) -> Normalised:
     return current
 
 
-def load_history(
-    request: GenRequest, key_hash: str, store: Store, settings: Settings
-) -> Turn | None:
+def load_parent(request: GenRequest, key_hash: str, store: Store) -> Turn | None:
+    """The turn the request continues (None: a new conversation)."""
     if request.parent_message_id is None:
         return None
     try:
@@ -158,20 +186,6 @@ def apply_reply(
     )
 
 
-def without_key(value: Any, api_key: str) -> Any:
-    """`value` with every occurrence of the caller's key removed (a key pasted by mistake).
-    Short keys (`x`, `EMPTY`, `ollama` for local servers) are no secret, and too common a word."""
-    if len(api_key) < secret_values.KEY_MIN_LENGTH:
-        return value
-    if isinstance(value, str):
-        return value.replace(api_key, KEY_REMOVED)
-    if isinstance(value, list | tuple):
-        return type(value)(without_key(v, api_key) for v in value)
-    if isinstance(value, dict):
-        return {k: without_key(v, api_key) for k, v in value.items()}
-    return value
-
-
 def _top_field(name: str) -> str:
     """`environment.X` → `environment`, `storage[1].value` → `storage`."""
     return re.split(r"[.\[]", name, maxsplit=1)[0]
@@ -179,6 +193,32 @@ def _top_field(name: str) -> str:
 
 def _dedupe(notices: list[Notice]) -> list[Notice]:
     return list(dict.fromkeys(notices))
+
+
+def recent(parent: Turn | None, turns: int) -> list[Exchange]:
+    """The last `turns` exchanges of the branch, oldest first."""
+    return parent.history[-turns:] if parent and turns else []
+
+
+def settle(outcome: Outcome) -> Outcome:
+    """After the one re-ask, remaining errors become warnings: those fields kept their value."""
+    kept = [
+        Notice(e.field, "kept_previous_value", text("kept_previous_value", reason=e.text))
+        for e in outcome.errors
+    ]
+    return replace(outcome, warnings=outcome.warnings + kept, errors=[])
+
+
+def combined(first: Outcome, fixed: Outcome) -> Outcome:
+    """The re-ask's answer over the first one: the first's warnings on fields it left alone."""
+    redone = set(changed_fields(first.form, fixed.form))
+    still_true = [w for w in first.warnings if _top_field(w.field) not in redone]
+    return replace(
+        fixed,
+        warnings=still_true + fixed.warnings,
+        reply=fixed.reply or first.reply,
+        questions=list(dict.fromkeys(first.questions + fixed.questions)),
+    )
 
 
 def _rich_port(port: catalog.Port) -> dict[str, Any]:
@@ -196,7 +236,8 @@ def default_reply(user_input: str, changes: dict[str, Any]) -> str:
 
 
 class Generation:
-    """Serves one POST /gen, step by step."""
+    """Serves one POST /gen: `run` is the list of steps, each returning its value. `trace` is the
+    one record the steps write to (for the request's log line, kept even when a step fails)."""
 
     def __init__(
         self,
@@ -204,6 +245,7 @@ class Generation:
         api_key: str,
         app: App,
         lang: Lang | None = None,
+        reask: ReaskPolicy = REASK,
     ) -> None:
         self.request = request
         # The language of the answer's warnings: given by the edge (user_input, Accept-Language)
@@ -213,46 +255,41 @@ class Generation:
         self.settings = settings = app.settings
         self.store: Store = app.store
         self.catalog = app.catalog
+        self.reask = reask
         self.dialect = choose_dialect(request.form)
         self.rich_form = self.dialect.name != dialects.DEFAULT
         self.limits = self.dialect.limits(settings.limits())
         self.context = dialects.Context(domain=settings.launchpad_domain)
-        self.carry: dict[str, Any] = {}  # what the dialect's document keeps beyond the rich form
-        self.page_carry: dict[str, Any] = {}  # the same, of the page's form
         self.trace = Trace()
         budget = settings.request_deadline_s
         self.deadline = clock.now() + budget if budget is not None else None
-        self.mask = secret_values.Mask(())
 
     def run(self) -> GenAnswer:
         request = self.request
         model = self.trace.model = choose_model(request.model, self.settings)
-        current = self.current_form()  # 1. the form as it stands
-        current.warnings[:0] = self.key_warnings()
+        page = self.page()  # 1. the form as it stands
         key_hash = hash_key(self.api_key)
-        parent = load_history(request, key_hash, self.store, self.settings)  # 2. history
-        history = self.recent(parent)
-        self.mask = self.secret_mask(current.form, parent, history)
-        outcome = self.instant(current.form, parent)  # an exact edit needs no model
+        parent = load_parent(request, key_hash, self.store)  # 2. the conversation so far
+        history = recent(parent, self.settings.history_turns)
+        self.trace.history_turns = len(history)
+        mask = self.secret_mask(page.form, parent, history)
+        outcome = self.instant(page, parent)  # an exact edit needs no model
         if outcome is None:
-            messages = self.messages(current.form, history)  # 3. the messages
-            outcome = self.ask(messages, current.form, model)  # 4.-5. ask, merge, re-ask once
+            messages = self.messages(page.form, history)  # 3. the messages
+            outcome = self.ask(messages, page, model, mask)  # 4.-5. ask, merge, re-ask once
         else:
             model = self.trace.model = instant.MODEL
-        form = self.with_catalog_ports(outcome.form, current.form)
+        form = self.with_catalog_ports(outcome.form, page.form)
         form, generated = secret_values.replace_weak_secrets(  # 6. secrets
-            form, current.form, request.user_input
+            form, page.form, request.user_input
         )
-        # The page's own warnings only on fields the answer kept: a note that `nginx` has no tag
-        # is wrong once the answer's image is `mysql:8.4` (its own warnings come from outcome).
-        replaced = set(changed_fields(current.form, form))
-        still_true = [w for w in current.warnings if _top_field(w.field) not in replaced]
-        warnings = still_true + outcome.warnings + generated + self.catalog_warnings(form)
-        document, changes = self.answer_document(current.form, form)
+        warnings = self.page_warnings(page, form) + outcome.warnings + generated
+        warnings += self.catalog_warnings(form)
+        document, changes = self.answer_document(page, form, outcome.carry)
         # The history (what the model sees on later turns) is in the form the model works in.
-        told = changed_fields(current.form, form) if self.rich_form else changes
+        told = changed_fields(page.form, form) if self.rich_form else changes
         reply = outcome.reply or default_reply(request.user_input, changes)
-        turn = self.new_turn(parent, key_hash, current.form, form, told, reply, model)
+        turn = self.new_turn(parent, key_hash, page.form, form, told, reply, model)
         warnings += self.saved(turn)  # 7. save, answer
         if self.rich_form:
             warnings = [dialects.renamed(w, self.dialect.renames) for w in warnings]
@@ -267,34 +304,14 @@ class Generation:
             Model=model,
         )
 
-    def instant(self, form: dict[str, Any], parent: Turn | None) -> Outcome | None:
-        """The outcome of an exact edit made without a model (README "Instant edits"), merged
-        and normalised like a model's answer; None: the model's to answer. In a rich dialect
-        the edit is recognised on the form's flat view and applied to its main port."""
-        said = self.request.user_input
-        pasted_key = len(self.api_key) >= secret_values.KEY_MIN_LENGTH and self.api_key in said
-        if not self.settings.instant_edits or pasted_key:
-            return None
-        last = parent.changes if parent else None
-        flat = rich.to_flat(form) if self.rich_form else form
-        changes = instant.propose(said, flat, self.limits, last)
-        if changes is None:
-            return None
-        if self.rich_form:
-            changes = rich.changes_from_flat(changes, form)
-        outcome = self.apply(ModelReply(changes, "", [], "wrapper"), form)
-        if outcome.errors:
-            return None
-        after = rich.to_flat(outcome.form) if self.rich_form else outcome.form
-        outcome.reply = instant.describe(flat, after, said)
-        return outcome
-
-    def current_form(self) -> Normalised:
+    def page(self) -> Page:
         """The page's form in the form the model works in: flat for the `aiops` dialect, else
         the rich form read from the dialect's document (its carry kept for the answer)."""
         params = self.request.params
         if not self.rich_form:
-            return current_form(params, self.limits)
+            current = current_form(params, self.limits)
+            current.warnings[:0] = self.key_warnings()
+            return Page(current)
         reading = self.dialect.read(params)
         current = rich.normalise(reading.values, self.limits)
         errors = reading.errors + [
@@ -307,12 +324,39 @@ class Generation:
                 text("params_invalid", field=first.field, reason=first.text),
                 f"params.{first.field}",
             )
-        self.carry = reading.carry
-        self.page_carry = copy.deepcopy(reading.carry)
-        return current
+        current.warnings[:0] = self.key_warnings()
+        return Page(current, reading.carry)
+
+    def page_warnings(self, page: Page, form: dict[str, Any]) -> list[Notice]:
+        """The page's own warnings on the fields the answer kept: a note that `nginx` has no tag
+        is wrong once the answer's image is `mysql:8.4` (its own warnings come with it)."""
+        replaced = set(changed_fields(page.form, form))
+        return [w for w in page.current.warnings if _top_field(w.field) not in replaced]
+
+    def instant(self, page: Page, parent: Turn | None) -> Outcome | None:
+        """The outcome of an exact edit made without a model (README "Instant edits"), merged
+        and normalised like a model's answer; None: the model's to answer. In a rich dialect
+        the edit is recognised on the form's flat view and applied to its main port."""
+        said = self.request.user_input
+        pasted_key = len(self.api_key) >= secret_values.KEY_MIN_LENGTH and self.api_key in said
+        if not self.settings.instant_edits or pasted_key:
+            return None
+        form = page.form
+        last = parent.changes if parent else None
+        flat = rich.to_flat(form) if self.rich_form else form
+        changes = instant.propose(said, flat, self.limits, last)
+        if changes is None:
+            return None
+        if self.rich_form:
+            changes = rich.changes_from_flat(changes, form)
+        outcome = self.apply(ModelReply(changes, "", [], "wrapper"), form, page.carry)
+        if outcome.errors:
+            return None
+        after = rich.to_flat(outcome.form) if self.rich_form else outcome.form
+        return replace(outcome, reply=instant.describe(flat, after, said))
 
     def answer_document(
-        self, before: dict[str, Any], form: dict[str, Any]
+        self, page: Page, form: dict[str, Any], carry: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The answer's form in the request's dialect, and its changes against what the page
         sent (a field it did not send: against its default), so that a value the service
@@ -320,10 +364,10 @@ class Generation:
         fields = self.dialect.fields
         sent = {k: v for k, v in self.request.params.items() if k in fields}
         if not self.rich_form:
-            return form, changed_fields({**before, **sent}, form)
-        document = self.dialect.write(form, self.carry, self.context)
-        page = self.dialect.write(before, self.page_carry, self.context)
-        return document, changed_fields({**page, **sent}, document)
+            return form, changed_fields({**page.form, **sent}, form)
+        document = self.dialect.write(form, carry, self.context)
+        before = self.dialect.write(page.form, page.carry, self.context)
+        return document, changed_fields({**before, **sent}, document)
 
     def with_catalog_ports(self, form: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
         """A new image of the catalogue whose ports the model left as they were gets every port
@@ -336,13 +380,6 @@ class Generation:
         if entry is None:
             return form
         return {**form, "ports": [_rich_port(port) for port in entry.ports]}
-
-    def recent(self, parent: Turn | None) -> list[Exchange]:
-        """The last AIOPS_HISTORY_TURNS exchanges of the branch, oldest first."""
-        turns = self.settings.history_turns
-        history = parent.history[-turns:] if parent and turns else []
-        self.trace.history_turns = len(history)
-        return history
 
     def secret_mask(
         self, form: dict[str, Any], parent: Turn | None, history: list[Exchange]
@@ -419,10 +456,14 @@ class Generation:
         ]
         return [Notice(name, "key_in_request", text("key_in_request")) for name in pasted]
 
-    def call(self, messages: list[dict[str, str]], model: str) -> llm.Completion:
+    def call(
+        self, messages: list[dict[str, str]], model: str, mask: secret_values.Mask
+    ) -> llm.Completion:
+        """One model call, with every known secret masked; its usage (and, when the provider
+        could not be reached, where and why) goes to the trace."""
         try:
             completion = llm.complete(
-                self.mask.hide_messages(messages),
+                mask.hide_messages(messages),
                 providers=self.app.providers,
                 api_key=self.api_key,
                 model=model,
@@ -442,58 +483,60 @@ class Generation:
         self.trace.usage = self.trace.usage.add(completion.usage)
         return completion
 
-    def applied(self, completion: llm.Completion, base: dict[str, Any]) -> Outcome:
-        """`completion` read and merged into `base`; a cut-off answer says so in a warning."""
-        outcome = self.merged(self.read(completion.text), base)
-        if completion.cut_off:
-            outcome.warnings.append(CUT_OFF_WARNING)
-        return outcome
-
-    def ask(self, messages: list[dict[str, str]], form: dict[str, Any], model: str) -> Outcome:
-        """Ask the model; re-ask once with only what was wrong; keep old values for the rest."""
-        first = self.call(messages, model)
+    def ask(
+        self,
+        messages: list[dict[str, str]],
+        page: Page,
+        model: str,
+        mask: secret_values.Mask,
+    ) -> Outcome:
+        """Ask the model; an answer that cannot be read or has invalid values is asked again
+        once, with only what was wrong (`self.reask` says what survives a failed re-ask)."""
+        first_call = self.call(messages, model, mask)
         try:
-            outcome = self.applied(first, form)
+            first: Outcome | None = self.applied(first_call, page.form, page.carry, mask)
+            unreadable = ""
         except UnreadableReply as exc:
-            self.trace.retried = True
-            retry = prompt.retry_messages(messages, first.text, unreadable=str(exc))
-            second = self.call(retry, model)
-            try:
-                outcome = self.applied(second, form)
-            except UnreadableReply as again:
-                raise ApiError(
-                    "bad_model_output", text("model_output_unreadable", detail=str(again))
-                ) from None
-            return self.settle(outcome)
-        if not outcome.errors:
-            return outcome
+            first, unreadable = None, str(exc)
+        if first is not None and not first.errors:
+            return first
         self.trace.retried = True
-        retry = prompt.retry_messages(messages, first.text, errors=outcome.errors)
-        try:
-            second = self.call(retry, model)
-        except ApiError as error:
-            if error.code not in _REASK_FAILURES_TO_SURVIVE:
-                raise
-            return self.settle(outcome)  # the first answer is usable: keep it
-        try:
-            fixed = self.applied(second, outcome.form)
-        except UnreadableReply:
-            return self.settle(outcome)
-        redone = set(changed_fields(outcome.form, fixed.form))
-        still_true = [w for w in outcome.warnings if _top_field(w.field) not in redone]
-        return self.settle(
-            Outcome(
-                form=fixed.form,
-                warnings=still_true + fixed.warnings,
-                errors=fixed.errors,
-                reply=fixed.reply or outcome.reply,
-                questions=list(dict.fromkeys(outcome.questions + fixed.questions)),
-            )
+        retry = prompt.retry_messages(
+            messages, first_call.text, errors=first.errors if first else (), unreadable=unreadable
         )
+        base, carry = (first.form, first.carry) if first else (page.form, page.carry)
+        try:
+            fixed = self.applied(self.call(retry, model, mask), base, carry, mask)
+        except (ApiError, UnreadableReply) as failure:
+            if first is not None and self.reask.keeps_first(failure):
+                return settle(first)  # the first answer is usable: keep it
+            if isinstance(failure, UnreadableReply):
+                detail = str(failure)
+                raise ApiError(
+                    "bad_model_output", text("model_output_unreadable", detail=detail)
+                ) from None
+            raise
+        return settle(combined(first, fixed) if first else fixed)
 
-    def read(self, text: str) -> ModelReply:
+    def applied(
+        self,
+        completion: llm.Completion,
+        base: dict[str, Any],
+        carry: dict[str, Any],
+        mask: secret_values.Mask,
+    ) -> Outcome:
+        """`completion` read and merged into `base`, the masked secrets revealed only in the
+        places they came from; a cut-off answer says so in a warning."""
+        outcome = self.apply(self.read(completion.text, mask), base, carry)
+        form, misplaced = mask.reveal_form(outcome.form, base)
+        warnings = outcome.warnings + misplaced
+        if completion.cut_off:
+            warnings.append(CUT_OFF_WARNING)
+        return replace(outcome, form=form, warnings=warnings)
+
+    def read(self, text: str, mask: secret_values.Mask) -> ModelReply:
         """The model's answer, parsed and bounded; placeholders in Reply and Questions are
-        `[secret]`, those in the changes are revealed by `merged` where they belong."""
+        `[secret]`, those in the changes are revealed by `applied` where they belong."""
         fields = (*rich.FIELDS, *self.dialect.fields) if self.rich_form else FIELDS
         reply = parse_reply(text, fields)
         problem = bounds.first_problem(reply.changes, "changes")
@@ -501,67 +544,50 @@ class Generation:
             where, what = problem
             raise UnreadableReply(f"The answer's {where} {what}; answer with plain form values.")
         # A provider knows the key: a known secret written out counts as its placeholder, which
-        # `merged` reveals only where it belongs, and Reply and Questions show as `[secret]`.
-        changes, said, questions = self.mask.hide_all(
+        # `applied` reveals only where it belongs, and Reply and Questions show as `[secret]`.
+        changes, said, questions = mask.hide_all(
             bounds.valid_text([reply.changes, reply.reply, reply.questions])
         )
         return ModelReply(
             changes=changes,
-            reply=self.mask.scrub(said),
-            questions=[self.mask.scrub(q) for q in questions],
+            reply=mask.scrub(said),
+            questions=[mask.scrub(q) for q in questions],
             shape=reply.shape,
         )
 
-    def merged(self, reply: ModelReply, base: dict[str, Any]) -> Outcome:
-        """`apply`, then the masked secrets revealed only in the places they came from."""
-        outcome = self.apply(reply, base)
-        outcome.form, misplaced = self.mask.reveal_form(outcome.form, base)
-        outcome.warnings += misplaced
-        return outcome
-
-    def apply(self, reply: ModelReply, base: dict[str, Any]) -> Outcome:
-        """The model's answer merged into `base`, in the form the model works in."""
+    def apply(self, reply: ModelReply, base: dict[str, Any], carry: dict[str, Any]) -> Outcome:
+        """The answer merged into `base`, in the form the model works in."""
         if not self.rich_form:
             return apply_reply(reply, base, self.limits)
         changes = reply.changes
         if reply.shape == "wrapper":  # null there means "unchanged"
             changes = {k: v for k, v in changes.items() if v is not None}
-        changes, errors = self.from_dialect(changes, base)
+        changes, carry, errors = self.from_dialect(changes, base, carry)
         outcome = apply_reply(
             replace(reply, changes=changes), base, self.limits, rich.FIELDS, rich.normalise
         )
-        outcome.errors[:0] = errors
-        return outcome
+        return replace(outcome, errors=errors + outcome.errors, carry=carry)
 
     def from_dialect(
-        self, changes: dict[str, Any], base: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[Notice]]:
+        self, changes: dict[str, Any], base: dict[str, Any], carry: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], list[Notice]]:
         """Changes written in the request's dialect (a model mirroring the form it was shown)
-        as rich changes: the dialect's fields are read over the current document. An answer
-        with any field only the dialect has is read in the dialect; others in the rich form."""
+        as rich changes, with the carry of the document they make: the dialect's fields are
+        read over the current document. An answer with any field only the dialect has is read
+        in the dialect; others in the rich form."""
         fields = self.dialect.fields
         if not any(key in fields and key not in rich.FIELDS for key in changes):
-            return changes, []
+            return changes, carry, []
         own = {key: value for key, value in changes.items() if key in fields}
-        document = self.dialect.write(base, self.carry, self.context)
+        document = self.dialect.write(base, carry, self.context)
         reading = self.dialect.read(self.dialect.overlay(document, own))
-        self.carry = reading.carry
         renames = self.dialect.renames
         converted = {
             name: value for name, value in reading.values.items() if renames.get(name, name) in own
         }
         rest = {key: value for key, value in changes.items() if key not in own}
         errors = [e for e in reading.errors if _top_field(e.field) in own]
-        return {**converted, **rest}, errors
-
-    @staticmethod
-    def settle(outcome: Outcome) -> Outcome:
-        """After the one re-ask, remaining errors become warnings: those fields kept their value."""
-        kept = [
-            Notice(e.field, "kept_previous_value", text("kept_previous_value", reason=e.text))
-            for e in outcome.errors
-        ]
-        return Outcome(outcome.form, outcome.warnings + kept, [], outcome.reply, outcome.questions)
+        return {**converted, **rest}, reading.carry, errors
 
     def new_turn(
         self,
@@ -573,8 +599,12 @@ class Generation:
         reply: str,
         model: str,
     ) -> Turn:
-        before, after, changes, reply = without_key((before, after, changes, reply), self.api_key)
-        user_input = without_key(self.request.user_input, self.api_key)
+        """The turn to save, without the caller's key anywhere in it."""
+        key = self.api_key
+        before, after, changes, reply = secret_values.without_key(
+            (before, after, changes, reply), key
+        )
+        user_input = secret_values.without_key(self.request.user_input, key)
         exchange = Exchange(user_input[:_SAVED_INPUT_CHARS], changes, reply)
         return Turn(
             id=str(uuid.uuid4()),

@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aiops.api import ApiError, GenRequest
+from aiops.app import App
+from aiops.service import REASK, Generation, ReaskPolicy
+from aiops.settings import Settings
 from tests.fixtures.app import FAKE_KEY, START_FORM
 
 
@@ -69,3 +73,36 @@ def test_an_edit_of_the_current_app_gets_that_image_s_facts(client: Any, model: 
     model.reply(json.dumps({"changes": {"memory": "128M"}}))
     generate(client, "把内存调低些", {**START_FORM, "image_name": "redis:7.4"})
     assert "6379" in facts_sent(model)
+
+
+# --- the re-ask policy (service.ReaskPolicy, README "How a request is served") -----------------
+
+BAD_CPU = json.dumps({"changes": {"cpu": "lots", "memory": "256M"}, "reply": "more memory"})
+
+
+def reasked(model: Any, policy: Any) -> Any:
+    """One generation whose first answer has an invalid cpu and whose re-ask is refused with a
+    429: the answer, or the ApiError it ends in."""
+    model.reply(BAD_CPU).fail(429, "slow down")
+    app = App.from_settings(Settings(openai_base_url=model.base_url, llm_max_retries=0))
+    request = GenRequest(user_input="give it more memory", params=START_FORM)
+    try:
+        return Generation(request, FAKE_KEY, app, reask=policy).run()
+    except ApiError as error:
+        return error
+    finally:
+        app.close()
+
+
+def test_a_usable_first_answer_survives_a_rate_limited_re_ask(model: Any) -> None:
+    answer = reasked(model, REASK)
+    form = json.loads(answer.GenParamsStr)
+    assert form["memory"] == "256M" and form["cpu"] == START_FORM["cpu"]
+    assert [w.code for w in answer.Warnings if w.field == "cpu"] == ["kept_previous_value"]
+    assert answer.Usage.llm_calls == 2
+
+
+def test_a_policy_that_survives_nothing_ends_in_the_re_ask_s_failure(model: Any) -> None:
+    error = reasked(model, ReaskPolicy(survivable=frozenset()))
+    assert error.code == "rate_limited"
+    assert len(model.requests) == 2

@@ -36,7 +36,7 @@ class _Declined(Exception):
 class _NoModel(Generation):
     """The service's pipeline with the model call replaced by "declined"."""
 
-    def ask(self, messages: list[dict[str, str]], form: dict[str, Any], model: str) -> Outcome:
+    def ask(self, *_: Any) -> Outcome:
         raise _Declined
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiops import prompt
+from aiops import prompt, secret_values
 from aiops.eval.scoring import (
     PROVIDER_ERROR,
     Metrics,
@@ -112,9 +112,9 @@ def scenario_entry(result: ScenarioResult) -> dict[str, Any]:
     }
 
 
-def scrubbed(text: str, secret: str) -> str:
-    """`text` without `secret` (the API key), should it ever have slipped in."""
-    return text.replace(secret, "***") if len(secret) >= 4 else text
+def scrubbed(text: str, api_key: str) -> str:
+    """`text` without the API key, should it ever have slipped in (aiops.secret_values's scrub)."""
+    return secret_values.without_key(text, api_key, "***")
 
 
 def write_report(report: dict[str, Any], path: Path, api_key: str) -> None:
