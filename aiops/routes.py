@@ -23,7 +23,7 @@ from aiops.api import ApiError, GenRequest
 from aiops.app import App
 from aiops.messages import Lang, language, text
 from aiops.service import Generation
-from aiops.settings import Settings, SettingsError, read_settings
+from aiops.settings import Settings, SettingsError, read_settings, unknown_settings
 
 log = logging.getLogger("aiops.request")
 
@@ -63,6 +63,8 @@ def start(served_at: tuple[str, int] | None = None, function_name: str | None = 
         logging.getLogger("aiops.start").critical(str(error))
         raise SystemExit(2) from None
     logs.configure(settings.log_level)
+    for warning in unknown_settings():
+        logging.getLogger("aiops.start").warning(warning)
     app = App.from_settings(settings)  # after the logs: the in-memory store's warning is one
     app.warm_up()
     logs.log_start(served_at, function_name)

@@ -6,7 +6,10 @@ be a connection string with a password) and what it needs.
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -146,6 +149,21 @@ def env_name(field: str) -> str:
     info = Settings.model_fields.get(field)
     alias = info.validation_alias if info is not None else None
     return alias if isinstance(alias, str) else f"AIOPS_{field.upper()}"
+
+
+def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each `AIOPS_*` variable the service does not read (most likely a misspelt
+    setting, which would otherwise be ignored without a word), naming the closest setting."""
+    environ = os.environ if environ is None else environ
+    known = [env_name(name) for name in Settings.model_fields]
+    found = []
+    for name in sorted(n for n in environ if n.upper().startswith("AIOPS_")):
+        if name.upper() in known:
+            continue
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        found.append(f"{name} is not a setting of this service and is ignored{hint}")
+    return found
 
 
 def _describe(error: ValidationError) -> str:
