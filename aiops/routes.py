@@ -142,8 +142,37 @@ def parse_request(body: bytes | None, settings: Settings) -> GenRequest:
     return request
 
 
+class _Constant(ValueError):
+    """`NaN`, `Infinity` or `-Infinity` in a body: Python reads them, JSON has no such value."""
+
+
 def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
+    raise _Constant(name)
+
+
+# The JSON decoder's reasons (its English words), as message ids (README "Warnings and messages").
+_JSON_REASONS = {
+    "Expecting value": "json_expecting_value",
+    "Expecting property name enclosed in double quotes": "json_property_name",
+    "Expecting ':' delimiter": "json_colon",
+    "Expecting ',' delimiter": "json_comma",
+    "Unterminated string starting at": "json_unterminated_string",
+    "Extra data": "json_extra_data",
+    "Invalid control character at": "json_control_character",
+    "Invalid \\escape": "json_bad_escape",
+    "Invalid \\uXXXX escape": "json_bad_escape",
+}
+
+
+def not_json(error: ValueError) -> ApiError:
+    """The 400 of a body that is no JSON, saying where and why in the request's language."""
+    if isinstance(error, json.JSONDecodeError):
+        known = _JSON_REASONS.get(error.msg)
+        reason = text(known) if known else error.msg
+        message = text("body_not_json", reason=reason, line=error.lineno, column=error.colno)
+    else:
+        message = text("body_json_constant", name=str(error))
+    return ApiError("invalid_request", message)
 
 
 def parsed_json(body: bytes) -> Any:
@@ -166,7 +195,7 @@ def parsed_json(body: bytes) -> Any:
     except UnicodeError:
         raise ApiError("invalid_request", text("body_not_unicode")) from None
     except ValueError as exc:
-        raise ApiError("invalid_request", text("body_not_json", detail=str(exc))) from None
+        raise not_json(exc) from None
     return data
 
 
