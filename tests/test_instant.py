@@ -13,7 +13,6 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +31,10 @@ def _scripted(_request: dict[str, Any]) -> Scripted:
     return Scripted(content=json.dumps(MODEL_ANSWER))
 
 
-@pytest.fixture(scope="module")
-def server(_model_server: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real server for the whole table (default settings: instant edits on)."""
-    log = tmp_path_factory.mktemp("instant") / "server.log"
-    live = start_live_server({"OPENAI_BASE_URL": _model_server.base_url}, log)
-    yield live
-    live.stop()
+@pytest.fixture
+def server(shared_live_server: LiveServer) -> LiveServer:
+    """The shared real server for the whole table (default settings: instant edits on)."""
+    return shared_live_server.since_now()
 
 
 @pytest.fixture
