@@ -24,7 +24,13 @@ from typing import Any
 import pytest
 
 from aiops.secret_values import MASK_MIN_LENGTH
-from tests.fixtures.app import START_FORM, LiveServer, fresh_app, start_live_servers
+from tests.fixtures.app import (
+    START_FORM,
+    LiveServer,
+    fresh_app,
+    start_live_servers,
+    stop_live_servers,
+)
 from tests.fixtures.model_server import Scripted
 from tests.test_e2e import EXAMPLES
 
@@ -133,8 +139,7 @@ def key_servers(
         ({**env, "MONGODB_URI": dead_mongo_uri}, tmp_path / "down.log"),
     )
     yield up, down
-    up.stop()
-    down.stop()
+    stop_live_servers(up, down)
 
 
 def store_files(mongo_server: Any) -> list[Path]:
