@@ -5,6 +5,7 @@ down, and a bounded load test on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo.errors import PyMongoError
 
 from tests.fixtures.app import FAKE_KEY, LiveServer, start_live_server
 from tests.fixtures.model_server import Scripted
@@ -32,11 +34,28 @@ def mongo_env(model: Any, mongo_uri: str, db: str, **extra: str) -> dict[str, st
     }
 
 
-@pytest.fixture
-def server(model: Any, mongo_uri: str, mongo_db_name: str, tmp_path: Path) -> Iterator[LiveServer]:
-    live = start_live_server(mongo_env(model, mongo_uri, mongo_db_name), tmp_path / "server.log")
+@pytest.fixture(scope="module")
+def server_on_mongodb(
+    _model_server: Any,
+    mongo_uri: str,
+    mongo_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveServer]:
+    """One real server on MongoDB for the tests below that need no other settings, with a
+    database of this module's own (conversations are keyed by MessageId: they do not meet)."""
+    db = f"aiops_test_{uuid.uuid4().hex[:12]}"
+    log_path = tmp_path_factory.mktemp("conversations") / "server.log"
+    live = start_live_server(mongo_env(_model_server, mongo_uri, db), log_path)
     yield live
     live.stop()
+    with contextlib.suppress(PyMongoError):
+        mongo_client.drop_database(db)
+
+
+@pytest.fixture
+def server(model: Any, server_on_mongodb: LiveServer) -> LiveServer:
+    """The module's server on MongoDB, the model empty, the log from here on."""
+    return server_on_mongodb.since_now()
 
 
 def first_turn(server: LiveServer, model: Any, key: str = FAKE_KEY) -> dict[str, Any]:

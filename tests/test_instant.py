@@ -13,13 +13,12 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fixtures.app import FAKE_KEY, LiveServer, start_live_server
+from tests.fixtures.app import FAKE_KEY, LiveServer, fresh_app
 from tests.fixtures.model_server import Scripted, ScriptedModel
 
 CASES = json.loads((Path(__file__).parent / "data" / "instant_cases.json").read_text())
@@ -32,13 +31,10 @@ def _scripted(_request: dict[str, Any]) -> Scripted:
     return Scripted(content=json.dumps(MODEL_ANSWER))
 
 
-@pytest.fixture(scope="module")
-def server(_model_server: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One real server for the whole table (default settings: instant edits on)."""
-    log = tmp_path_factory.mktemp("instant") / "server.log"
-    live = start_live_server({"OPENAI_BASE_URL": _model_server.base_url}, log)
-    yield live
-    live.stop()
+@pytest.fixture
+def server(shared_live_server: LiveServer) -> LiveServer:
+    """The shared real server for the whole table (default settings: instant edits on)."""
+    return shared_live_server.since_now()
 
 
 @pytest.fixture
@@ -212,14 +208,16 @@ def test_a_pasted_key_goes_the_model_s_way(server: LiveServer, scripted: Scripte
 
 
 def test_the_setting_turns_instant_edits_off(
-    _model_server: ScriptedModel, scripted: ScriptedModel, tmp_path: Path
+    client: Any, scripted: ScriptedModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {"OPENAI_BASE_URL": _model_server.base_url, "AIOPS_INSTANT_EDITS": "false"}
-    live = start_live_server(env, tmp_path / "server.log")
-    try:
-        answer = generate(live, "把内存调到2G", FORMS["api"])
-    finally:
-        live.stop()
+    """The setting, read from the environment as a server reads it at start (the app made
+    afresh); the in-process client is enough, this checks an answer, not gunicorn."""
+    monkeypatch.setenv("AIOPS_INSTANT_EDITS", "false")
+    fresh_app()
+    payload = {"user_input": "把内存调到2G", "openai_token": FAKE_KEY, "params": FORMS["api"]}
+    response = client.post("/gen", json=payload)
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
     assert answer["Model"] != "instant" and len(scripted.requests) == 1
 
 

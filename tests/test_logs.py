@@ -287,10 +287,11 @@ def test_the_lines_go_to_stdout_not_stderr(client: Any, capsys: pytest.CaptureFi
 
 @pytest.mark.slow
 def test_the_real_server_prints_only_json_lines_one_per_request(
-    live_server: LiveServer, model: ScriptedModel
+    own_live_server: LiveServer, model: ScriptedModel
 ) -> None:
     """functions-framework under gunicorn, as deployed: gunicorn's access log is off (its log
-    level is `error`), so the request line is not doubled by an access line."""
+    level is `error`), so the request line is not doubled by an access line. Its own server:
+    the test stops it to read everything it printed, start to end."""
     model.responder = lambda body: Scripted(content=REPLY, usage=USAGE)
     sent = {
         "live-health": ("GET", "/healthz", None),
@@ -300,7 +301,7 @@ def test_the_real_server_prints_only_json_lines_one_per_request(
     }
     for request_id, (method, path, data) in sent.items():
         request = urllib.request.Request(
-            live_server.url + path,
+            own_live_server.url + path,
             data=data,
             method=method,
             headers={"X-Request-Id": request_id, "Content-Type": "application/json"},
@@ -309,9 +310,9 @@ def test_the_real_server_prints_only_json_lines_one_per_request(
             urllib.request.urlopen(request, timeout=10).close()
         except urllib.error.HTTPError as error:
             error.close()
-    live_server.stop()
+    own_live_server.stop()
 
-    output = live_server.output()
+    output = own_live_server.output()
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]
     ids = [line["request_id"] for line in request_lines(lines)]
     for request_id in sent:

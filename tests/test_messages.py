@@ -23,7 +23,6 @@ from tests.fixtures.app import (
     LiveServer,
     free_port,
     fresh_app,
-    start_live_server,
 )
 from tests.fixtures.model_server import Scripted
 
@@ -519,14 +518,10 @@ def test_an_english_error_stays_english_without_any_hint(client: Any) -> None:
 # --- through the real server (gunicorn, real HTTP) -------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server(_model_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    live = start_live_server(
-        {"OPENAI_BASE_URL": _model_server.base_url},
-        tmp_path_factory.mktemp("messages") / "server.log",
-    )
-    yield live
-    live.stop()
+@pytest.fixture
+def server(shared_live_server: LiveServer) -> LiveServer:
+    """The shared real server (default settings)."""
+    return shared_live_server.since_now()
 
 
 def post(server: LiveServer, payload: dict[str, Any], headers: dict[str, str]) -> Any:

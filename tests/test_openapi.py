@@ -26,7 +26,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from aiops.api import ERROR_STATUS
-from tests.fixtures.app import ROOT, LiveServer, start_live_server
+from tests.fixtures.app import ROOT, LiveServer
 from tests.fixtures.model_server import Scripted, ScriptedModel
 
 DOCUMENT_PATH = ROOT / "openapi.yaml"
@@ -144,15 +144,12 @@ def test_the_request_fields_are_the_api_models_fields() -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_server(
-    _model_server: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
+    _model_server: ScriptedModel, shared_live_server: LiveServer
 ) -> Iterator[LiveServer]:
-    """The real server, its model always answering a valid reply."""
+    """The shared real server (default settings), its model always answering a valid reply."""
     _model_server.reset()
     _model_server.responder = lambda body: Scripted(content=VALID_REPLY)
-    log_path = tmp_path_factory.mktemp("openapi") / "server.log"
-    server = start_live_server({"OPENAI_BASE_URL": _model_server.base_url}, log_path)
-    yield server
-    server.stop()
+    yield shared_live_server.since_now()
     _model_server.reset()
 
 

@@ -24,7 +24,13 @@ from typing import Any
 import pytest
 
 from aiops.secret_values import MASK_MIN_LENGTH
-from tests.fixtures.app import START_FORM, LiveServer, fresh_app, start_live_server
+from tests.fixtures.app import (
+    START_FORM,
+    LiveServer,
+    fresh_app,
+    start_live_servers,
+    stop_live_servers,
+)
 from tests.fixtures.model_server import Scripted
 from tests.test_e2e import EXAMPLES
 
@@ -128,11 +134,12 @@ def key_servers(
         "AIOPS_LLM_MAX_RETRIES": "1",  # a failing provider is asked twice
         "OPENAI_LOG": "debug",  # the openai SDK's own debug output, to stderr (in the log file)
     }
-    up = start_live_server({**env, "MONGODB_URI": mongo_uri}, tmp_path / "up.log")
-    down = start_live_server({**env, "MONGODB_URI": dead_mongo_uri}, tmp_path / "down.log")
+    up, down = start_live_servers(
+        ({**env, "MONGODB_URI": mongo_uri}, tmp_path / "up.log"),
+        ({**env, "MONGODB_URI": dead_mongo_uri}, tmp_path / "down.log"),
+    )
     yield up, down
-    up.stop()
-    down.stop()
+    stop_live_servers(up, down)
 
 
 def store_files(mongo_server: Any) -> list[Path]:
