@@ -5,7 +5,8 @@ Owns `catalog.json` and everything read from it:
 - the schema of the file (pydantic models that reject a malformed entry when the file loads),
   including each entry's record of what was checked against which source, and when;
 - typed access to an entry's ports (`Entry.main_port`, `Entry.web_ui_port`, `Port.http`);
-- loading it once, on first use (`get_catalog`);
+- loading it (`load`: read, validated and indexed on each call; the app object calls it once
+  at start and keeps the result, README "Layout");
 - finding the entries a request concerns, without a model call (`Catalog.match`): images named
   in pasted docs (`docker run`, compose `image:`, `docker pull`, `FROM`), then names and aliases
   in the text (English with word boundaries, Chinese as substrings), then the current image;
@@ -22,7 +23,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -308,10 +308,10 @@ class Catalog:
         return dict.fromkeys(self._ascii_names.findall(" " + text))
 
 
-@cache
-def get_catalog() -> Catalog:
-    """The catalogue in catalog.json next to this module, loaded and indexed on first use."""
-    return Catalog.from_file(CATALOG_PATH)
+def load(path: Path = CATALOG_PATH) -> Catalog:
+    """The catalogue in catalog.json next to this module (or `path`), read, validated and
+    indexed: a new one on each call (the app keeps the one it loaded at start)."""
+    return Catalog.from_file(path)
 
 
 # --- image references (aiops.images) ----------------------------------------------------------

@@ -23,7 +23,6 @@ from aiops.catalog import (
     Entry,
     check_form,
     facts_for_prompt,
-    get_catalog,
     image_references,
     image_repository,
     image_tag,
@@ -31,7 +30,7 @@ from aiops.catalog import (
 from aiops.form import normalise
 from aiops.secret_values import is_secret_name
 
-CATALOG = get_catalog()
+CATALOG = catalog.load()  # once for the module
 ENTRIES = CATALOG.entries
 BRIEF_CATEGORIES = {
     "database", "cache", "queue", "search", "web-server", "cms", "wiki", "git-ci",
@@ -560,14 +559,46 @@ def test_loose_values_from_the_page_are_checked_once_normalised() -> None:
 # --- loading and speed --------------------------------------------------------------------------
 
 
-def test_loaded_lazily_once() -> None:
-    code = "import aiops.catalog as c; print(c.get_catalog.cache_info().currsize)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "0"  # importing reads nothing
-    code = "import aiops.catalog as c; c.get_catalog(); c.get_catalog(); "
-    code += "print(c.get_catalog.cache_info())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "misses=1," in out.stdout and "hits=1," in out.stdout  # read once, then reused
+# Counts the opens of catalog.json in a fresh process (an audit hook: nothing is patched).
+_COUNT_OPENS = """
+import sys
+opens = []
+sys.addaudithook(
+    lambda event, args: opens.append(1)
+    if event == "open" and str(args[0]).endswith("catalog.json") else None
+)
+from aiops.api import GenRequest
+from aiops.app import App
+from aiops.service import Generation
+from aiops.settings import Settings
+from aiops.store import MemoryStore
+print("import", len(opens))
+app = App(Settings(openai_base_url="http://127.0.0.1:9/v1"), MemoryStore())
+print("start", len(opens))
+form = {"app_name": "db", "image_name": "mysql:8.0"}
+for said in ("把内存调到2G", "给数据库 2 核"):
+    answer = Generation(GenRequest(user_input=said, params=form), "sk-test-catalogue", app).run()
+    assert answer.Model == "instant", answer
+print("requests", len(opens))
+print("same", app.catalog is App(app.settings, app.store).catalog, len(opens))
+"""
+
+
+def test_the_app_loads_the_catalogue_once_at_start_and_a_fresh_app_its_own() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _COUNT_OPENS], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split("\n")[:4] == [
+        "import 0",  # importing reads nothing
+        "start 1",  # the app reads it when it is made
+        "requests 1",  # its requests use the app's, read no file
+        "same False 2",  # a new app reads and owns its own
+    ]
+
+
+def test_each_load_is_a_new_catalogue_with_the_same_entries() -> None:
+    again = catalog.load()
+    assert again is not CATALOG and ids(again.entries) == ids(ENTRIES)
 
 
 def long_request() -> str:
