@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import re
 import subprocess
 import sys
@@ -317,6 +318,73 @@ def test_limit() -> None:
     text = "redis mysql postgres"
     assert ids(CATALOG.match(text, limit=2)) == ["redis", "mysql"]
     assert CATALOG.match(text, limit=0) == []
+
+
+def one_regex_of_every_name() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """What matching names means, written as two plain regexes (the ASCII names bounded by
+    non-letters, the others anywhere), each name's words joined by one separator or none,
+    tried in sorted order with a name after its longer extensions, as a regex trie would."""
+    spelled = {
+        re.sub(r"[ ._-]+", "\0", name.lower().strip(" ._-"))
+        for e in ENTRIES
+        for name in [e.id, *e.names]
+    }
+    ordered = sorted(spelled, key=lambda name: [*map(ord, name), sys.maxunicode + 1])
+
+    def alternation(names: list[str]) -> str:
+        return "|".join("[ ._-]?".join(map(re.escape, n.split("\0"))) for n in names)
+
+    ascii_names = [name for name in ordered if name.isascii()]
+    others = [name for name in ordered if not name.isascii()]
+    bounded = re.compile(rf"[^a-z0-9]({alternation(ascii_names)})(?![a-z])")
+    return bounded, re.compile(alternation(others))
+
+
+def named_by_regex(text: str, bounded: re.Pattern[str], others: re.Pattern[str]) -> list[str]:
+    lowered = text.lower()
+    ascii_text = lowered if lowered.isascii() else re.sub(r"[^\x00-\x7f]+", " ", lowered)
+    names = [*bounded.findall(" " + ascii_text), *(others.findall(lowered) if others else [])]
+    by_name = {
+        "".join(ch for ch in name.lower() if ch not in " ._-"): e.id
+        for e in reversed(ENTRIES)
+        for name in reversed([e.id, *e.names])
+    }
+    return [by_name["".join(ch for ch in name if ch not in " ._-\0")] for name in names]
+
+
+def fuzzed_requests(count: int) -> list[str]:
+    """Texts made of the catalogue's names (cut, upper-cased, their separators changed) and
+    random characters: where a trie walk and a regex could disagree."""
+    chance = random.Random(18)
+    names = sorted({name for e in ENTRIES for name in [e.id, *e.names]})
+    alphabet = list(" ._-/:@0123456789abcdeklmnopqrstuvwxyz\n\t数据库中文存储对象é")
+    texts = []
+    for _ in range(count):
+        parts = []
+        for _ in range(chance.randint(1, 8)):
+            if chance.random() < 0.55:
+                name = chance.choice(names)
+                name = "".join(
+                    ch if chance.random() > 0.1 else chance.choice(" ._-/") for ch in name
+                )
+                if chance.random() < 0.2:
+                    name = name[: chance.randint(1, len(name))]
+                parts.append(name.upper() if chance.random() < 0.3 else name)
+            else:
+                parts.append("".join(chance.choices(alphabet, k=chance.randint(0, 6))))
+        texts.append("".join(parts))
+    return texts
+
+
+def test_names_are_found_as_one_regex_of_every_name_finds_them() -> None:
+    bounded, others = one_regex_of_every_name()
+    texts = [case[0] for case in MATCHES] + fuzzed_requests(3000)
+    for text in texts:
+        expected = [
+            *(e.id for ref in image_references(text) if (e := CATALOG.for_image(ref))),
+            *named_by_regex(text, bounded, others),
+        ]
+        assert ids(CATALOG.match(text, limit=1000)) == list(dict.fromkeys(expected)), text
 
 
 @pytest.mark.parametrize(
