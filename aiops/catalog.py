@@ -297,7 +297,7 @@ class Catalog:
         if lowered.isascii():
             return [self._by_name[_squashed(name)] for name in self._ascii_names_in(lowered)]
         # Each run of Chinese (or other non-ASCII) text is a word boundary: one space is enough,
-        # and the regex then has far fewer boundaries to try.
+        # and there are far fewer places for a name to start.
         names = self._ascii_names_in(_NON_ASCII_RUN.sub(" ", lowered))
         names.update(self._other_names.found_in(lowered))
         return [self._by_name[_squashed(name)] for name in names]
