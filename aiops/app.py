@@ -18,7 +18,7 @@ class App:
     settings: Settings
     store: Store
     providers: llm.Providers = field(default_factory=llm.Providers)
-    catalog: catalog.Catalog = field(default_factory=catalog.get_catalog)
+    catalog: catalog.Catalog = field(default_factory=catalog.load)
 
     @classmethod
     def from_env(cls) -> App:

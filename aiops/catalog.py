@@ -5,7 +5,8 @@ Owns `catalog.json` and everything read from it:
 - the schema of the file (pydantic models that reject a malformed entry when the file loads),
   including each entry's record of what was checked against which source, and when;
 - typed access to an entry's ports (`Entry.main_port`, `Entry.web_ui_port`, `Port.http`);
-- loading it once, on first use (`get_catalog`);
+- loading it (`load`: read, validated and indexed on each call; the app object calls it once
+  at start and keeps the result, README "Layout");
 - finding the entries a request concerns, without a model call (`Catalog.match`): images named
   in pasted docs (`docker run`, compose `image:`, `docker pull`, `FROM`), then names and aliases
   in the text (English with word boundaries, Chinese as substrings), then the current image;
@@ -22,7 +23,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -246,10 +246,9 @@ class Catalog:
         self._by_repository = _repository_index(self.entries)
         self._by_name = _name_index(self.entries)
         self._by_repository_name = _repository_name_index(self.entries)
-        spelled = sorted({_spelling(name) for entry in self.entries for name in _names_of(entry)})
-        self._ascii_names = _bounded_pattern([name for name in spelled if name.isascii()])
-        others = [name for name in spelled if not name.isascii()]
-        self._other_names = re.compile(_trie(others)) if others else None
+        spelled = {_spelling(name) for entry in self.entries for name in _names_of(entry)}
+        self._ascii_names = _Names([name for name in spelled if name.isascii()], bounded=True)
+        self._other_names = _Names([name for name in spelled if not name.isascii()], bounded=False)
 
     @classmethod
     def from_file(cls, path: Path = CATALOG_PATH) -> Catalog:
@@ -298,20 +297,19 @@ class Catalog:
         if lowered.isascii():
             return [self._by_name[_squashed(name)] for name in self._ascii_names_in(lowered)]
         # Each run of Chinese (or other non-ASCII) text is a word boundary: one space is enough,
-        # and the regex then has far fewer boundaries to try.
+        # and there are far fewer places for a name to start.
         names = self._ascii_names_in(_NON_ASCII_RUN.sub(" ", lowered))
-        if self._other_names is not None:
-            names.update(dict.fromkeys(self._other_names.findall(lowered)))
+        names.update(self._other_names.found_in(lowered))
         return [self._by_name[_squashed(name)] for name in names]
 
     def _ascii_names_in(self, text: str) -> dict[str, None]:
-        return dict.fromkeys(self._ascii_names.findall(" " + text))
+        return self._ascii_names.found_in(" " + text)
 
 
-@cache
-def get_catalog() -> Catalog:
-    """The catalogue in catalog.json next to this module, loaded and indexed on first use."""
-    return Catalog.from_file(CATALOG_PATH)
+def load(path: Path = CATALOG_PATH) -> Catalog:
+    """The catalogue in catalog.json next to this module (or `path`), read, validated and
+    indexed: a new one on each call (the app keeps the one it loaded at start)."""
+    return Catalog.from_file(path)
 
 
 # --- image references (aiops.images) ----------------------------------------------------------
@@ -372,40 +370,93 @@ def _repository_name_index(entries: Iterable[Entry]) -> dict[str, str]:
     return index
 
 
-def _bounded_pattern(spellings: Sequence[str]) -> re.Pattern[str]:
-    """One regex for ASCII names: not inside a longer word ("pg" not in "upgrade"), but a
-    version may follow ("pg16", "mysql8", "postgres:16"); the words of a name may be joined by a
-    space, dot, dash, underscore or nothing ("open webui", "openwebui").
-
-    The name (group 1) follows a character that is not a letter or digit: the pattern starts
-    with that character set, so the regex engine skips whole words in C and tries names only
-    at word starts. Search " " + text to find a name at the very start. (Text where most
-    characters are Chinese has a boundary at each of them: collapse non-ASCII runs first.)"""
-    return re.compile(rf"[^a-z0-9]({_trie(spellings)})(?![a-z])")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_GAP_CHARS = frozenset(_SEPARATORS)
+_END = ""  # the key of a trie node where a name ends
 
 
-def _trie(spellings: Sequence[str]) -> str:
-    """A regex alternation of names factored as a trie, so that matching costs one branch per
-    character instead of one try per name. Longer names win over their prefixes."""
-    root: dict[str, Any] = {}
-    for spelling in spellings:
-        node = root
-        for ch in spelling:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-    return _trie_node(root)
+class _Names:
+    """The names of one script, found in lower-case text by walking a trie of their spellings
+    (a dict per character), as one regex alternation of them would: at each start, the first
+    spelling in sorted order that matches wins, a longer name before its own prefix; matches do
+    not overlap. A gap in a spelling stands for one separator or none ("open webui",
+    "openwebui"). Building it costs a fraction of a millisecond (a regex of every name took
+    ~6 ms to compile at start); a C regex over the first two characters of the names picks the
+    places worth walking from.
+
+    `bounded` (ASCII names): a name starts after a character that is not a letter or digit
+    ("pg" not in "upgrade"; search " " + text to find one at the very start) and is not followed
+    by a letter, though a version may follow ("pg16", "mysql8", "postgres:16")."""
+
+    def __init__(self, spellings: Iterable[str], bounded: bool) -> None:
+        self._root: dict[str, Any] = {}
+        for spelling in spellings:
+            node = self._root
+            for ch in spelling:
+                node = node.setdefault(ch, {})
+            node[_END] = {}
+        self._bounded = bounded
+        starts = _starts_pattern(self._root, bounded)
+        self._starts = re.compile(("(?<![a-z0-9])" if bounded else "") + starts) if starts else None
+
+    def found_in(self, text: str) -> dict[str, None]:
+        """The names in `text`, in order of appearance, each once."""
+        found: dict[str, None] = {}
+        if self._starts is None:
+            return found
+        search, walk, root, size = self._starts.search, self._end_of, self._root, len(text)
+        position = 0
+        while (start := search(text, position)) is not None:
+            begin = start.start()
+            end = walk(text, begin, root, size)
+            if end is None or end == begin:
+                position = begin + 1
+            else:
+                found[text[begin:end]] = None
+                position = end
+        return found
+
+    def _end_of(self, text: str, at: int, node: dict[str, Any], size: int) -> int | None:
+        """Where the first spelling below `node` that matches `text` at `at` ends, or None.
+        Tried in the order a sorted alternation would: a gap (one separator first, then none),
+        then the next character, then the end of a name here."""
+        gap = node.get(_GAP)
+        if gap is not None:
+            if at < size and text[at] in _GAP_CHARS:
+                end = self._end_of(text, at + 1, gap, size)
+                if end is not None:
+                    return end
+            end = self._end_of(text, at, gap, size)
+            if end is not None:
+                return end
+        if at < size:
+            child = node.get(text[at])
+            if child is not None:
+                end = self._end_of(text, at + 1, child, size)
+                if end is not None:
+                    return end
+        if _END in node and not (self._bounded and at < size and text[at] in _LETTERS):
+            return at
+        return None
 
 
-def _trie_node(node: Mapping[str, Any]) -> str:
-    branches = [
-        ("[ ._-]?" if ch == _GAP else re.escape(ch)) + _trie_node(child)
-        for ch, child in sorted(node.items())
-        if ch
-    ]
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    return f"(?:{body})?" if "" in node else body
+def _starts_pattern(root: Mapping[str, Any], bounded: bool) -> str:
+    """A regex of where a name may start: its first character, then what may come second (the
+    next character, also after a gap, a separator for the gap, or the end of a one-letter
+    name, not followed by a letter when bounded)."""
+    alternatives = []
+    for first, child in sorted(root.items()):
+        if first in (_END, _GAP):
+            continue
+        after_gap = child.get(_GAP, {})
+        seconds = "".join(sorted({*child, *after_gap} - {_END, _GAP}))
+        options = [f"[{re.escape(seconds)}]"] if seconds else []
+        if after_gap:
+            options.append("[ ._-]")
+        if _END in child:
+            options.append("(?![a-z])" if bounded else "")
+        alternatives.append(re.escape(first) + "(?=" + "|".join(options) + ")")
+    return "(?:" + "|".join(alternatives) + ")" if alternatives else ""
 
 
 # --- facts for the model ----------------------------------------------------------------------

@@ -165,6 +165,7 @@ class _State:
 
     form: dict[str, Any]
     limits: Limits
+    catalog: catalog.Catalog  # "给数据库…" asks it whether this app is a database
     touched: dict[str, Any] = field(default_factory=dict)
     env_list_open: bool = False  # after "把这些环境变量加上：", bare K=V lines add variables
     counting_instances: bool = True  # "再加一个" alone means an instance (see propose)
@@ -178,6 +179,7 @@ class _State:
         return _State(
             copy.deepcopy(self.form),
             self.limits,
+            self.catalog,
             dict(self.touched),
             self.env_list_open,
             self.counting_instances,
@@ -256,11 +258,12 @@ def _check_direction(match: re.Match[str], before: float, after: float) -> None:
         raise _Refused("a decrease that does not decrease")
 
 
-def _check_qualifier(match: re.Match[str], form: dict[str, Any]) -> None:
+def _check_qualifier(match: re.Match[str], state: _State) -> None:
     """ "the MySQL volume", "给数据库…": the qualifier must name this app (or be generic)."""
+    form = state.form
     qual = (match.groupdict().get("qual") or "").lower()
     if qual in _DATABASE_QUALIFIERS:
-        entry = catalog.get_catalog().for_image(str(form.get("image_name", "")))
+        entry = state.catalog.for_image(str(form.get("image_name", "")))
         if entry is None or entry.category != "database":
             raise _Refused("the database: another app than this one?")
         return
@@ -284,7 +287,7 @@ def _check_qualifier(match: re.Match[str], form: dict[str, Any]) -> None:
     rf"^(?:give\s+it|give\s+the\s+app|use|allocate|set|with|make\s+it)?\s*{_SIZE}\s+(?:of\s+)?{_MEMORY_EN}$",
 )
 def _memory(match: re.Match[str], state: _State) -> None:
-    _check_qualifier(match, state.form)
+    _check_qualifier(match, state)
     value = _read("memory", match["size"], state.limits)
     before, after = memory_mib(_now("memory", state)), memory_mib(value)
     if before is not None and after is not None:
@@ -307,7 +310,7 @@ _CORES = rf"(?P<cores>{_NUM}|半|half\s+a|half)\s*(?:个)?\s*(?P<milli>{_MILLI})
     rf"^(?:give\s+(?:it|the\s+(?:app|database|db|service|container))|use|allocate|set|with|make\s+it)?\s*{_CORES}\s*(?:of\s+an?\s+|of\s+)?{_CPU_UNIT}{_CPU_NOUN_AFTER}$",
 )
 def _cpu(match: re.Match[str], state: _State) -> None:
-    _check_qualifier(match, state.form)
+    _check_qualifier(match, state)
     cores = match["cores"].lower().replace(" ", "")
     raw = "0.5" if cores in ("半", "half", "halfa") else _number_text(cores)
     if match["milli"]:
@@ -331,7 +334,7 @@ def _cpu(match: re.Match[str], state: _State) -> None:
     rf"^(?:run|use|give\s+it|make\s+it|set\s+it\s+to|change\s+it\s+to|have|i\s+want|i\s+need)?\s*{_COUNT}\s+{_INSTANCE_UNIT}$",
 )
 def _instances(match: re.Match[str], state: _State) -> None:
-    _check_qualifier(match, state.form)
+    _check_qualifier(match, state)
     raw = _number_text(match["count"])
     value = _read("instance", raw, state.limits)
     _check_direction(match, float(_now("instance", state)), float(value))
@@ -401,7 +404,7 @@ def _more_of_nothing_named(match: re.Match[str], state: _State) -> None:
     r"^use\s+port\s+(?P<port>[0-9]{1,5})$",
 )
 def _port(match: re.Match[str], state: _State) -> None:
-    _check_qualifier(match, state.form)
+    _check_qualifier(match, state)
     value = _read("container_port", match["port"], state.limits)
     state.set("container_port", value)
     state.form["container_port"] = value
@@ -661,7 +664,7 @@ def _resize(match: re.Match[str], state: _State, path: str | None) -> None:
     rf"^{_EN_THE}{_STORAGE_EN}\s*(?:to|=|:)\s*{_SIZE}$",
 )
 def _storage_size(match: re.Match[str], state: _State) -> None:
-    _check_qualifier(match, state.form)
+    _check_qualifier(match, state)
     _resize(match, state, None)
 
 
@@ -745,10 +748,12 @@ def propose(
     user_input: str,
     form: dict[str, Any],
     limits: Limits,
+    known: catalog.Catalog,
     last_changes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The changes an exact edit request makes to the (normalised) form, or None: ask the model.
 
+    `known`: the app's catalogue (is the image a database, for "给数据库 2 核").
     `last_changes`: what the conversation's previous turn changed (None: no previous turn); a
     bare "再加一个" counts instances only when that turn changed nothing else."""
     if len(user_input) > _MAX_CHARS or _REFUSE.search(_without_values(user_input)):
@@ -758,7 +763,7 @@ def propose(
     parts = clauses(user_input)
     if not parts or len(parts) > _MAX_CLAUSES:
         return None
-    state = _State(copy.deepcopy(form), limits)
+    state = _State(copy.deepcopy(form), limits, known)
     state.counting_instances = last_changes is None or set(last_changes) <= {"instance"}
     try:
         for part in parts:

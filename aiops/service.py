@@ -344,7 +344,7 @@ class Generation:
         form = page.form
         last = parent.changes if parent else None
         flat = rich.to_flat(form) if self.rich_form else form
-        changes = instant.propose(said, flat, self.limits, last)
+        changes = instant.propose(said, flat, self.limits, self.catalog, last)
         if changes is None:
             return None
         if self.rich_form:

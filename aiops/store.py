@@ -337,6 +337,8 @@ class MongoStore:
         self._client_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._indexes_ready = False
+        # The collection of the current client, made once (~12 µs a time): (client, collection).
+        self._collection: tuple[MongoClient, Collection[dict[str, Any]]] | None = None
 
     @property
     def ttl(self) -> timedelta:
@@ -399,9 +401,16 @@ class MongoStore:
         """The `messages` collection, reading datetimes as aware UTC."""
         from bson.codec_options import CodecOptions
 
+        client = self._connected_client()
+        made = self._collection
+        if made is not None and made[0] is client:
+            return made[1]
         options: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=UTC)
-        database = self._connected_client()[self._db_name]
-        return database.get_collection(self._collection_name, codec_options=options)
+        collection = client[self._db_name].get_collection(
+            self._collection_name, codec_options=options
+        )
+        self._collection = (client, collection)
+        return collection
 
     def _connected_client(self) -> MongoClient:
         """The client, created on first use."""

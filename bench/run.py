@@ -455,9 +455,10 @@ def recogniser_cost(repeat: int = 5) -> dict[str, Any]:
     """In process, µs per request of `aiops.instant.propose` on the phrasings of
     tests/data/instant_cases.json: what an exact edit costs, and what every request the model
     answers pays for being looked at first."""
-    from aiops import instant
+    from aiops import catalog, instant
     from aiops.form import Limits
 
+    known = catalog.load()
     cases = json.loads((ROOT / "tests" / "data" / "instant_cases.json").read_text())
     limits = Limits()
     figures: dict[str, Any] = {}
@@ -467,7 +468,7 @@ def recogniser_cost(repeat: int = 5) -> dict[str, Any]:
             form = cases["forms"][case["form"]]
             for _ in range(repeat):
                 started = time.perf_counter()
-                instant.propose(case["user"], form, limits)
+                instant.propose(case["user"], form, limits, known)
                 times.append((time.perf_counter() - started) * 1e6)
         figures[kind] = {
             "requests": len(cases[kind]),

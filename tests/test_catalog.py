@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import re
 import subprocess
 import sys
@@ -23,7 +24,6 @@ from aiops.catalog import (
     Entry,
     check_form,
     facts_for_prompt,
-    get_catalog,
     image_references,
     image_repository,
     image_tag,
@@ -31,7 +31,7 @@ from aiops.catalog import (
 from aiops.form import normalise
 from aiops.secret_values import is_secret_name
 
-CATALOG = get_catalog()
+CATALOG = catalog.load()  # once for the module
 ENTRIES = CATALOG.entries
 BRIEF_CATEGORIES = {
     "database", "cache", "queue", "search", "web-server", "cms", "wiki", "git-ci",
@@ -320,6 +320,73 @@ def test_limit() -> None:
     assert CATALOG.match(text, limit=0) == []
 
 
+def one_regex_of_every_name() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """What matching names means, written as two plain regexes (the ASCII names bounded by
+    non-letters, the others anywhere), each name's words joined by one separator or none,
+    tried in sorted order with a name after its longer extensions, as a regex trie would."""
+    spelled = {
+        re.sub(r"[ ._-]+", "\0", name.lower().strip(" ._-"))
+        for e in ENTRIES
+        for name in [e.id, *e.names]
+    }
+    ordered = sorted(spelled, key=lambda name: [*map(ord, name), sys.maxunicode + 1])
+
+    def alternation(names: list[str]) -> str:
+        return "|".join("[ ._-]?".join(map(re.escape, n.split("\0"))) for n in names)
+
+    ascii_names = [name for name in ordered if name.isascii()]
+    others = [name for name in ordered if not name.isascii()]
+    bounded = re.compile(rf"[^a-z0-9]({alternation(ascii_names)})(?![a-z])")
+    return bounded, re.compile(alternation(others))
+
+
+def named_by_regex(text: str, bounded: re.Pattern[str], others: re.Pattern[str]) -> list[str]:
+    lowered = text.lower()
+    ascii_text = lowered if lowered.isascii() else re.sub(r"[^\x00-\x7f]+", " ", lowered)
+    names = [*bounded.findall(" " + ascii_text), *(others.findall(lowered) if others else [])]
+    by_name = {
+        "".join(ch for ch in name.lower() if ch not in " ._-"): e.id
+        for e in reversed(ENTRIES)
+        for name in reversed([e.id, *e.names])
+    }
+    return [by_name["".join(ch for ch in name if ch not in " ._-\0")] for name in names]
+
+
+def fuzzed_requests(count: int) -> list[str]:
+    """Texts made of the catalogue's names (cut, upper-cased, their separators changed) and
+    random characters: where a trie walk and a regex could disagree."""
+    chance = random.Random(18)
+    names = sorted({name for e in ENTRIES for name in [e.id, *e.names]})
+    alphabet = list(" ._-/:@0123456789abcdeklmnopqrstuvwxyz\n\t数据库中文存储对象é")
+    texts = []
+    for _ in range(count):
+        parts = []
+        for _ in range(chance.randint(1, 8)):
+            if chance.random() < 0.55:
+                name = chance.choice(names)
+                name = "".join(
+                    ch if chance.random() > 0.1 else chance.choice(" ._-/") for ch in name
+                )
+                if chance.random() < 0.2:
+                    name = name[: chance.randint(1, len(name))]
+                parts.append(name.upper() if chance.random() < 0.3 else name)
+            else:
+                parts.append("".join(chance.choices(alphabet, k=chance.randint(0, 6))))
+        texts.append("".join(parts))
+    return texts
+
+
+def test_names_are_found_as_one_regex_of_every_name_finds_them() -> None:
+    bounded, others = one_regex_of_every_name()
+    texts = [case[0] for case in MATCHES] + fuzzed_requests(3000)
+    for text in texts:
+        expected = [
+            *(e.id for ref in image_references(text) if (e := CATALOG.for_image(ref))),
+            *named_by_regex(text, bounded, others),
+        ]
+        assert ids(CATALOG.match(text, limit=1000)) == list(dict.fromkeys(expected)), text
+
+
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
@@ -560,14 +627,46 @@ def test_loose_values_from_the_page_are_checked_once_normalised() -> None:
 # --- loading and speed --------------------------------------------------------------------------
 
 
-def test_loaded_lazily_once() -> None:
-    code = "import aiops.catalog as c; print(c.get_catalog.cache_info().currsize)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "0"  # importing reads nothing
-    code = "import aiops.catalog as c; c.get_catalog(); c.get_catalog(); "
-    code += "print(c.get_catalog.cache_info())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "misses=1," in out.stdout and "hits=1," in out.stdout  # read once, then reused
+# Counts the opens of catalog.json in a fresh process (an audit hook: nothing is patched).
+_COUNT_OPENS = """
+import sys
+opens = []
+sys.addaudithook(
+    lambda event, args: opens.append(1)
+    if event == "open" and str(args[0]).endswith("catalog.json") else None
+)
+from aiops.api import GenRequest
+from aiops.app import App
+from aiops.service import Generation
+from aiops.settings import Settings
+from aiops.store import MemoryStore
+print("import", len(opens))
+app = App(Settings(openai_base_url="http://127.0.0.1:9/v1"), MemoryStore())
+print("start", len(opens))
+form = {"app_name": "db", "image_name": "mysql:8.0"}
+for said in ("把内存调到2G", "给数据库 2 核"):
+    answer = Generation(GenRequest(user_input=said, params=form), "sk-test-catalogue", app).run()
+    assert answer.Model == "instant", answer
+print("requests", len(opens))
+print("same", app.catalog is App(app.settings, app.store).catalog, len(opens))
+"""
+
+
+def test_the_app_loads_the_catalogue_once_at_start_and_a_fresh_app_its_own() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _COUNT_OPENS], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split("\n")[:4] == [
+        "import 0",  # importing reads nothing
+        "start 1",  # the app reads it when it is made
+        "requests 1",  # its requests use the app's, read no file
+        "same False 2",  # a new app reads and owns its own
+    ]
+
+
+def test_each_load_is_a_new_catalogue_with_the_same_entries() -> None:
+    again = catalog.load()
+    assert again is not CATALOG and ids(again.entries) == ids(ENTRIES)
 
 
 def long_request() -> str:

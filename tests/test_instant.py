@@ -266,17 +266,33 @@ AFTERTHOUGHTS = [
 ]
 
 
+def test_the_database_qualifier_asks_the_catalogue_it_is_given() -> None:
+    """In process: "给数据库…" is this app only when the catalogue passed in (the app's) says its
+    image is a database; a catalogue without that entry leaves the request to the model."""
+    from aiops import catalog, instant
+    from aiops.form import Limits
+
+    known = catalog.load()
+    mysql = FORMS["mysql"]
+    assert instant.propose("给数据库 2 核 CPU", mysql, Limits(), known) == {"cpu": "2"}
+    entry = known.for_image(mysql["image_name"])
+    assert entry is not None and entry.category == "database"
+    without = catalog.Catalog(e for e in known.entries if e.id != entry.id)
+    assert instant.propose("给数据库 2 核 CPU", mysql, Limits(), without) is None
+
+
 def test_an_exact_edit_with_a_doubt_added_is_left_to_the_model() -> None:
     """In process (aiops.instant.propose): each of the table's edits with a negation, condition,
     question or alternative before or after it. The table test shows what None leads to."""
-    from aiops import instant
+    from aiops import catalog, instant
     from aiops.form import Limits
 
+    known = catalog.load()
     escaped = [
         text
         for case in CASES["instant"]
         for text in [d + case["user"] for d in DOUBTS]
         + [case["user"].rstrip(".") + a for a in AFTERTHOUGHTS]
-        if instant.propose(text, FORMS[case["form"]], Limits()) is not None
+        if instant.propose(text, FORMS[case["form"]], Limits(), known) is not None
     ]
     assert escaped == []
