@@ -19,7 +19,6 @@ import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from aiops import catalog
@@ -192,15 +191,8 @@ _Apply = Callable[[re.Match[str], _State], None]
 
 @dataclass(frozen=True)
 class _Rule:
-    source: str
+    pattern: re.Pattern[str]
     apply: _Apply
-
-    @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        """Compiled on first use: most requests are declined before any rule is tried, and
-        compiling all of them at import would cost every cold start ~100 ms (README
-        "Performance")."""
-        return re.compile(self.source, re.IGNORECASE)
 
 
 _RULES: list[_Rule] = []
@@ -208,7 +200,8 @@ _RULES: list[_Rule] = []
 
 def _rule(*patterns: str) -> Callable[[_Apply], _Apply]:
     def register(apply: _Apply) -> _Apply:
-        _RULES.extend(_Rule(pattern, apply) for pattern in patterns)
+        for pattern in patterns:
+            _RULES.append(_Rule(re.compile(pattern, re.IGNORECASE), apply))
         return apply
 
     return register
