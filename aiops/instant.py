@@ -135,7 +135,9 @@ _ENV_NAME = rf"(?P<name>{ENV_NAME_PATTERN})"
 _VALUE = r"(?P<value>\"[^\"]*\"|'[^']*'|`[^`]*`|[^\s\"'`]+)"
 _KV = rf"{ENV_NAME_PATTERN}\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=][^\s\"']*)"
 _KV_ITEM = re.compile(rf"(?P<name>{ENV_NAME_PATTERN})\s*=\s*(?P<value>\"[^\"]*\"|'[^']*'|\S+)")
-_ENV_ZH = r"(?:[\u4e00-\u9fff]{0,4}环境变量|env\s*变量|env|变量)"
+# (?-i:…): CJK has no case, and the class compiles in a fraction of the time without IGNORECASE
+# (the eight rules holding it: 98 → 82 ms at start).
+_ENV_ZH = r"(?:(?-i:[\u4e00-\u9fff]){0,4}环境变量|env\s*变量|env|变量)"
 _ENV_EN = r"(?:env(?:ironment)?(?:\s+var(?:iable)?s?)?|variables?|vars?)"
 _IMAGE_ZH = r"(?:镜像地址|镜像名称?|镜像|image)"
 _IMAGE_EN = r"(?:image(?:\s+name)?|docker\s+image|container\s+image)"
