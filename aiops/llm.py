@@ -231,9 +231,9 @@ def _attempts(call: _Call, mode: Format) -> Completion:
 def _one_call(call: _Call, mode: Format) -> Completion:
     # The messages are sent as-is too (the SDK's `messages=[]` is replaced by them in the body,
     # at the same place): the SDK would walk each through its TypedDict transform on every call
-    # (~0.2 ms a message), which changes nothing in plain role/content strings. (AIOPS_EXTRA_BODY
-    # may not set `messages`: aiops.settings refuses it at start.)
-    body = {"messages": call.messages, **call.extra_body}
+    # (~0.2 ms a message), which changes nothing in plain role/content strings. The masked
+    # messages win over any `messages` in the extra body (AIOPS_EXTRA_BODY may not set one).
+    body = {**call.extra_body, "messages": call.messages}
     response_format = _response_format(mode, call.schema)
     if response_format is not None:
         # Sent as-is: the SDK would otherwise deep-walk the schema on every call (~0.7 ms).

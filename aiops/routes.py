@@ -151,7 +151,7 @@ def _no_constants(name: str) -> None:
 
 
 # The JSON decoder's reasons (its English words), as message ids (README "Warnings and messages").
-_JSON_REASONS = {
+JSON_REASONS = {
     "Expecting value": "json_expecting_value",
     "Expecting property name enclosed in double quotes": "json_property_name",
     "Expecting ':' delimiter": "json_colon",
@@ -161,17 +161,22 @@ _JSON_REASONS = {
     "Invalid control character at": "json_control_character",
     "Invalid \\escape": "json_bad_escape",
     "Invalid \\uXXXX escape": "json_bad_escape",
+    # Python 3.13 and later name a trailing comma (3.11 and 3.12 say "Expecting value").
+    "Illegal trailing comma before end of array": "json_trailing_comma",
+    "Illegal trailing comma before end of object": "json_trailing_comma",
 }
 
 
 def not_json(error: ValueError) -> ApiError:
-    """The 400 of a body that is no JSON, saying where and why in the request's language."""
-    if isinstance(error, json.JSONDecodeError):
-        known = _JSON_REASONS.get(error.msg)
-        reason = text(known) if known else error.msg
-        message = text("body_not_json", reason=reason, line=error.lineno, column=error.colno)
-    else:
+    """The 400 of a body that is no JSON, saying where and why in the request's language (a
+    reason the table does not know is said in general words, never in the decoder's English)."""
+    if isinstance(error, _Constant):
         message = text("body_json_constant", name=str(error))
+    elif isinstance(error, json.JSONDecodeError):
+        reason = text(JSON_REASONS.get(error.msg, "json_malformed"))
+        message = text("body_not_json", reason=reason, line=error.lineno, column=error.colno)
+    else:  # a number of more digits than Python converts (sys.get_int_max_str_digits)
+        message = text("body_json_number_too_long")
     return ApiError("invalid_request", message)
 
 

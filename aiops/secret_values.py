@@ -38,11 +38,16 @@ _COMMON = frozenset(
 )
 
 
+def is_key(api_key: str) -> bool:
+    """Whether the caller's key is a secret to hide: short keys (`x`, `EMPTY`, `ollama` for local
+    servers) are no secret, and too common a word to mask or remove."""
+    return len(api_key) >= KEY_MIN_LENGTH
+
+
 def without_key(value: Any, api_key: str, removed: str = KEY_REMOVED) -> Any:
-    """`value` with every occurrence of the caller's key replaced by `removed` (a key pasted by
-    mistake, kept out of the store and out of any report). Short keys (`x`, `EMPTY`, `ollama`
-    for local servers) are no secret, and too common a word."""
-    if len(api_key) < KEY_MIN_LENGTH:
+    """`value` with every occurrence of the caller's key (when `is_key`) replaced by `removed`:
+    a key pasted by mistake, kept out of the store and out of any report."""
+    if not is_key(api_key):
         return value
     if isinstance(value, str):
         return value.replace(api_key, removed)

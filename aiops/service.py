@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,16 +55,14 @@ def api_error(error: llm.ModelError) -> ApiError:
 
 
 @dataclass(frozen=True)
-class Page:
-    """The page's form in the form the model works in (flat for the `aiops` dialect, else rich),
-    and what the dialect's document keeps beyond it (`carry`, {} for `aiops`)."""
+class Current:
+    """The form as the request gives it, in the form the model works in (flat for the `aiops`
+    dialect, else rich), with the warnings of reading it, and what the dialect's document keeps
+    beyond it (`carry`, {} for `aiops`; never changed: an answer gets a carry of its own)."""
 
-    current: Normalised
-    carry: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def form(self) -> dict[str, Any]:
-        return self.current.form
+    form: dict[str, Any]
+    warnings: list[Notice]
+    carry: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,21 +75,25 @@ class Outcome:
     errors: list[Notice]
     reply: str = ""
     questions: list[str] = field(default_factory=list)
-    carry: dict[str, Any] = field(default_factory=dict)
+    carry: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ReaskPolicy:
     """The one re-ask (README "How a request is served"): an unreadable first answer or one with
     invalid values is asked again once, with only what was wrong. When the first answer was
-    usable (it had errors, but could be read), a re-ask that fails with one of `survivable` or
-    cannot be read keeps the first answer; otherwise the failure is the request's."""
+    usable (it had errors, but could be read), a re-ask whose call fails with one of
+    `survivable`, or whose answer cannot be read while `unreadable_keeps_first`, keeps the first
+    answer; otherwise the failure is the request's."""
 
     survivable: frozenset[str] = frozenset({"upstream_timeout", "upstream_error", "rate_limited"})
+    unreadable_keeps_first: bool = True
 
-    def keeps_first(self, failure: Exception) -> bool:
+    def keeps_first(self, failure: ApiError | UnreadableReply) -> bool:
         """Whether a usable first answer stands after the re-ask failed with `failure`."""
-        return not isinstance(failure, ApiError) or failure.code in self.survivable
+        if isinstance(failure, UnreadableReply):
+            return self.unreadable_keeps_first
+        return failure.code in self.survivable
 
 
 REASK = ReaskPolicy()
@@ -121,17 +123,15 @@ def choose_model(requested: str | None, settings: Settings) -> str:
     return requested
 
 
-def current_form(params: dict[str, Any], limits: Limits) -> Normalised:
-    """The page's form, normalised; a value that cannot be read is the caller's to fix."""
-    current = normalise(params, limits)
-    if current.errors:
-        first = current.errors[0]
+def refuse_params(errors: list[Notice]) -> None:
+    """A value of the request's form that cannot be read is the caller's to fix: 400 naming it."""
+    if errors:
+        first = errors[0]
         raise ApiError(
             "invalid_request",
             text("params_invalid", field=first.field, reason=first.text),
             f"params.{first.field}",
         )
-    return current
 
 
 def load_parent(request: GenRequest, key_hash: str, store: Store) -> Turn | None:
@@ -209,13 +209,20 @@ def settle(outcome: Outcome) -> Outcome:
     return replace(outcome, warnings=outcome.warnings + kept, errors=[])
 
 
+def still_true(
+    warnings: list[Notice], before: dict[str, Any], after: dict[str, Any]
+) -> list[Notice]:
+    """The warnings about `before` that still hold for `after`: those on fields it kept (a note
+    that `nginx` has no tag is wrong once the answer's image is `mysql:8.4`)."""
+    replaced = set(changed_fields(before, after))
+    return [w for w in warnings if _top_field(w.field) not in replaced]
+
+
 def combined(first: Outcome, fixed: Outcome) -> Outcome:
     """The re-ask's answer over the first one: the first's warnings on fields it left alone."""
-    redone = set(changed_fields(first.form, fixed.form))
-    still_true = [w for w in first.warnings if _top_field(w.field) not in redone]
     return replace(
         fixed,
-        warnings=still_true + fixed.warnings,
+        warnings=still_true(first.warnings, first.form, fixed.form) + fixed.warnings,
         reply=fixed.reply or first.reply,
         questions=list(dict.fromkeys(first.questions + fixed.questions)),
     )
@@ -267,29 +274,29 @@ class Generation:
     def run(self) -> GenAnswer:
         request = self.request
         model = self.trace.model = choose_model(request.model, self.settings)
-        page = self.page()  # 1. the form as it stands
+        current = self.current()  # 1. the form as it stands
         key_hash = hash_key(self.api_key)
         parent = load_parent(request, key_hash, self.store)  # 2. the conversation so far
         history = recent(parent, self.settings.history_turns)
         self.trace.history_turns = len(history)
-        mask = self.secret_mask(page.form, parent, history)
-        outcome = self.instant(page, parent)  # an exact edit needs no model
+        mask = self.secret_mask(current.form, parent, history)
+        outcome = self.instant(current, parent)  # an exact edit needs no model
         if outcome is None:
-            messages = self.messages(page.form, history)  # 3. the messages
-            outcome = self.ask(messages, page, model, mask)  # 4.-5. ask, merge, re-ask once
+            messages = self.messages(current.form, history)  # 3. the messages
+            outcome = self.ask(messages, current, model, mask)  # 4.-5. ask, merge, re-ask once
         else:
             model = self.trace.model = instant.MODEL
-        form = self.with_catalog_ports(outcome.form, page.form)
+        form = self.with_catalog_ports(outcome.form, current.form)
         form, generated = secret_values.replace_weak_secrets(  # 6. secrets
-            form, page.form, request.user_input
+            form, current.form, request.user_input
         )
-        warnings = self.page_warnings(page, form) + outcome.warnings + generated
-        warnings += self.catalog_warnings(form)
-        document, changes = self.answer_document(page, form, outcome.carry)
+        warnings = still_true(current.warnings, current.form, form) + outcome.warnings
+        warnings += generated + self.catalog_warnings(form)
+        document, changes = self.answer_document(current, form, outcome.carry)
         # The history (what the model sees on later turns) is in the form the model works in.
-        told = changed_fields(page.form, form) if self.rich_form else changes
+        told = changed_fields(current.form, form) if self.rich_form else changes
         reply = outcome.reply or default_reply(request.user_input, changes)
-        turn = self.new_turn(parent, key_hash, page.form, form, told, reply, model)
+        turn = self.new_turn(parent, key_hash, current.form, form, told, reply, model)
         warnings += self.saved(turn)  # 7. save, answer
         if self.rich_form:
             warnings = [dialects.renamed(w, self.dialect.renames) for w in warnings]
@@ -304,44 +311,29 @@ class Generation:
             Model=model,
         )
 
-    def page(self) -> Page:
-        """The page's form in the form the model works in: flat for the `aiops` dialect, else
-        the rich form read from the dialect's document (its carry kept for the answer)."""
+    def current(self) -> Current:
+        """The request's form in the form the model works in: flat for the `aiops` dialect,
+        else the rich form read from the dialect's document (its carry kept for the answer)."""
         params = self.request.params
         if not self.rich_form:
-            current = current_form(params, self.limits)
-            current.warnings[:0] = self.key_warnings()
-            return Page(current)
+            read = normalise(params, self.limits)
+            refuse_params(read.errors)
+            return Current(read.form, self.key_warnings() + read.warnings)
         reading = self.dialect.read(params)
-        current = rich.normalise(reading.values, self.limits)
-        errors = reading.errors + [
-            dialects.renamed(e, self.dialect.renames) for e in current.errors
-        ]
-        if errors:
-            first = errors[0]
-            raise ApiError(
-                "invalid_request",
-                text("params_invalid", field=first.field, reason=first.text),
-                f"params.{first.field}",
-            )
-        current.warnings[:0] = self.key_warnings()
-        return Page(current, reading.carry)
+        read = rich.normalise(reading.values, self.limits)
+        renames = self.dialect.renames
+        refuse_params(reading.errors + [dialects.renamed(e, renames) for e in read.errors])
+        return Current(read.form, self.key_warnings() + read.warnings, reading.carry)
 
-    def page_warnings(self, page: Page, form: dict[str, Any]) -> list[Notice]:
-        """The page's own warnings on the fields the answer kept: a note that `nginx` has no tag
-        is wrong once the answer's image is `mysql:8.4` (its own warnings come with it)."""
-        replaced = set(changed_fields(page.form, form))
-        return [w for w in page.current.warnings if _top_field(w.field) not in replaced]
-
-    def instant(self, page: Page, parent: Turn | None) -> Outcome | None:
+    def instant(self, current: Current, parent: Turn | None) -> Outcome | None:
         """The outcome of an exact edit made without a model (README "Instant edits"), merged
         and normalised like a model's answer; None: the model's to answer. In a rich dialect
         the edit is recognised on the form's flat view and applied to its main port."""
         said = self.request.user_input
-        pasted_key = len(self.api_key) >= secret_values.KEY_MIN_LENGTH and self.api_key in said
+        pasted_key = secret_values.is_key(self.api_key) and self.api_key in said
         if not self.settings.instant_edits or pasted_key:
             return None
-        form = page.form
+        form = current.form
         last = parent.changes if parent else None
         flat = rich.to_flat(form) if self.rich_form else form
         changes = instant.propose(said, flat, self.limits, self.catalog, last)
@@ -349,14 +341,14 @@ class Generation:
             return None
         if self.rich_form:
             changes = rich.changes_from_flat(changes, form)
-        outcome = self.apply(ModelReply(changes, "", [], "wrapper"), form, page.carry)
+        outcome = self.apply(ModelReply(changes, "", [], "wrapper"), form, current.carry)
         if outcome.errors:
             return None
         after = rich.to_flat(outcome.form) if self.rich_form else outcome.form
         return replace(outcome, reply=instant.describe(flat, after, said))
 
     def answer_document(
-        self, page: Page, form: dict[str, Any], carry: dict[str, Any]
+        self, current: Current, form: dict[str, Any], carry: Mapping[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The answer's form in the request's dialect, and its changes against what the page
         sent (a field it did not send: against its default), so that a value the service
@@ -364,9 +356,9 @@ class Generation:
         fields = self.dialect.fields
         sent = {k: v for k, v in self.request.params.items() if k in fields}
         if not self.rich_form:
-            return form, changed_fields({**page.form, **sent}, form)
+            return form, changed_fields({**current.form, **sent}, form)
         document = self.dialect.write(form, carry, self.context)
-        before = self.dialect.write(page.form, page.carry, self.context)
+        before = self.dialect.write(current.form, current.carry, self.context)
         return document, changed_fields({**before, **sent}, document)
 
     def with_catalog_ports(self, form: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -391,7 +383,7 @@ class Generation:
         found = [v for f in forms for v in rich.secrets_of(f)]
         found = [v for v in found if len(v) >= secret_values.MASK_MIN_LENGTH]
         known = sorted({*known, *found}, key=len, reverse=True)
-        if len(self.api_key) >= secret_values.KEY_MIN_LENGTH:
+        if secret_values.is_key(self.api_key):
             known = sorted({*known, self.api_key}, key=len, reverse=True)
         # The key is revealed only where the user pasted it into this request's form: stored
         # forms and changes never hold it (without_key), and the text is no place of the form.
@@ -443,7 +435,7 @@ class Generation:
 
     def key_warnings(self) -> list[Notice]:
         """A key pasted into the text or the form: hidden from the model and from the store."""
-        if len(self.api_key) < secret_values.KEY_MIN_LENGTH:
+        if not secret_values.is_key(self.api_key):
             return []
         pasted = [
             name
@@ -486,7 +478,7 @@ class Generation:
     def ask(
         self,
         messages: list[dict[str, str]],
-        page: Page,
+        current: Current,
         model: str,
         mask: secret_values.Mask,
     ) -> Outcome:
@@ -494,7 +486,7 @@ class Generation:
         once, with only what was wrong (`self.reask` says what survives a failed re-ask)."""
         first_call = self.call(messages, model, mask)
         try:
-            first: Outcome | None = self.applied(first_call, page.form, page.carry, mask)
+            first: Outcome | None = self.applied(first_call, current.form, current.carry, mask)
             unreadable = ""
         except UnreadableReply as exc:
             first, unreadable = None, str(exc)
@@ -504,7 +496,7 @@ class Generation:
         retry = prompt.retry_messages(
             messages, first_call.text, errors=first.errors if first else (), unreadable=unreadable
         )
-        base, carry = (first.form, first.carry) if first else (page.form, page.carry)
+        base, carry = (first.form, first.carry) if first else (current.form, current.carry)
         try:
             fixed = self.applied(self.call(retry, model, mask), base, carry, mask)
         except (ApiError, UnreadableReply) as failure:
@@ -522,7 +514,7 @@ class Generation:
         self,
         completion: llm.Completion,
         base: dict[str, Any],
-        carry: dict[str, Any],
+        carry: Mapping[str, Any],
         mask: secret_values.Mask,
     ) -> Outcome:
         """`completion` read and merged into `base`, the masked secrets revealed only in the
@@ -555,7 +547,7 @@ class Generation:
             shape=reply.shape,
         )
 
-    def apply(self, reply: ModelReply, base: dict[str, Any], carry: dict[str, Any]) -> Outcome:
+    def apply(self, reply: ModelReply, base: dict[str, Any], carry: Mapping[str, Any]) -> Outcome:
         """The answer merged into `base`, in the form the model works in."""
         if not self.rich_form:
             return apply_reply(reply, base, self.limits)
@@ -569,8 +561,8 @@ class Generation:
         return replace(outcome, errors=errors + outcome.errors, carry=carry)
 
     def from_dialect(
-        self, changes: dict[str, Any], base: dict[str, Any], carry: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any], list[Notice]]:
+        self, changes: dict[str, Any], base: dict[str, Any], carry: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], Mapping[str, Any], list[Notice]]:
         """Changes written in the request's dialect (a model mirroring the form it was shown)
         as rich changes, with the carry of the document they make: the dialect's fields are
         read over the current document. An answer with any field only the dialect has is read

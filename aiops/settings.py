@@ -151,16 +151,39 @@ def env_name(field: str) -> str:
     return alias if isinstance(alias, str) else f"AIOPS_{field.upper()}"
 
 
+# Variables of this repository's own scripts and tests (README "Test it", "Deploy"), read by
+# them and not by the service: a shell that has them starts the service without a warning.
+TOOL_VARIABLES = frozenset(
+    {
+        "AIOPS_CHROMIUM",
+        "AIOPS_CONTAINER_BASE_TAR",
+        "AIOPS_DEBIAN_MIRROR",
+        "AIOPS_EMULATOR_CACHE",
+        "AIOPS_LAMBDA_ARCH",
+        "AIOPS_LAMBDA_PYTHON",
+        "AIOPS_MONGOECO_PYTHON",
+        "AIOPS_PACKAGE_DIR",
+        "AIOPS_PYTHON",
+        "AIOPS_TEST_ARTIFACTS",
+        "AIOPS_TEST_PYTHON_IMAGE",
+    }
+)
+
+
 def unknown_settings(environ: Mapping[str, str] | None = None) -> list[str]:
     """A warning for each `AIOPS_*` variable the service does not read (most likely a misspelt
-    setting, which would otherwise be ignored without a word), naming the closest setting."""
+    setting, which would otherwise be ignored without a word), naming the closest setting;
+    `AIOPS_MONGODB_URI` is pointed to `MONGODB_URI` (the settings without the prefix)."""
     environ = os.environ if environ is None else environ
     known = [env_name(name) for name in Settings.model_fields]
     found = []
     for name in sorted(n for n in environ if n.upper().startswith("AIOPS_")):
-        if name.upper() in known:
+        upper = name.upper()
+        if upper in known or upper in TOOL_VARIABLES:
             continue
-        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.75)
+        unprefixed = upper.removeprefix("AIOPS_")
+        close = [unprefixed] if unprefixed in known else []
+        close = close or difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else ""
         found.append(f"{name} is not a setting of this service and is ignored{hint}")
     return found

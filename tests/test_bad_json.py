@@ -10,7 +10,7 @@ import re
 import pytest
 
 from aiops.app import App
-from aiops.routes import Request, respond
+from aiops.routes import JSON_REASONS, Request, respond
 from aiops.settings import Settings
 
 BODIES = {
@@ -55,3 +55,21 @@ def test_a_constant_python_reads_is_named(constant: str) -> None:
         f"The body is not valid JSON: {constant} is no JSON value."
     )
     assert answer(body, "zh")[1]["error"] == f"请求体不是有效的 JSON：{constant} 不是 JSON 的值。"
+
+
+def test_a_number_of_too_many_digits_is_named_as_such() -> None:
+    body = b'{"user_input": "x", "params": {"instance": ' + b"9" * 5000 + b"}}"
+    status, english = answer(body, "en")
+    assert status == 400
+    assert english["error"] == "The body holds a number with too many digits; write it shorter."
+    assert answer(body, "zh")[1]["error"] == "请求体中有位数过多的数字，请写短一些。"
+
+
+def test_every_reason_of_this_python_s_decoder_is_a_text_of_ours() -> None:
+    """Each sample body's decoder reason is in the table (a newer Python's new wording shows up
+    here, not as English in a Chinese answer)."""
+    for body in BODIES:
+        try:
+            json.loads(body)
+        except json.JSONDecodeError as error:
+            assert error.msg in JSON_REASONS, error.msg

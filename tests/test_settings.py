@@ -5,11 +5,14 @@ the service still starts."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any
 
+import pytest
+
+from aiops import routes
 from aiops.settings import Settings, env_name, unknown_settings
-from tests.fixtures.app import start_live_server
+from tests.fixtures.app import ROOT
 
 
 def test_a_misspelt_setting_is_named_with_the_one_it_most_likely_means() -> None:
@@ -28,23 +31,39 @@ def test_every_setting_and_other_variables_pass_without_a_word() -> None:
     assert unknown_settings({**every, "PATH": "/bin", "aiops_model": "m"}) == []
 
 
-def test_the_real_start_warns_and_still_serves(model: Any, tmp_path: Path) -> None:
-    env = {"OPENAI_BASE_URL": model.base_url, "AIOPS_MAX_INSTANCE": "5"}
-    server = start_live_server(env, tmp_path / "log")  # it answers /healthz, or this raises
-    try:
-        lines = [json.loads(line) for line in server.output().splitlines() if line.strip()]
-    finally:
-        server.stop()
-    warnings = [line for line in lines if line["severity"] == "WARNING"]
-    named = [w for w in warnings if "AIOPS_MAX_INSTANCE " in w["message"]]
-    assert len(named) == 1 and "did you mean AIOPS_MAX_INSTANCES?" in named[0]["message"]
-    assert named[0]["logger"] == "aiops.start"
-    assert "5" not in named[0]["message"].replace("AIOPS_", "")  # the value is never echoed
+def test_a_prefixed_alias_is_pointed_to_its_own_name() -> None:
+    [warning] = unknown_settings({"AIOPS_MONGODB_URI": "mongodb://h/"})
+    assert warning.endswith("did you mean MONGODB_URI?")
+    assert "mongodb://" not in warning
+
+
+def test_the_variables_of_the_repository_s_own_tools_are_no_typo() -> None:
+    """Every `AIOPS_*` name the scripts, CI, deploy files, bench and test fixtures use is a
+    setting or one of the tools' own variables (so a shell that has them starts quietly)."""
+    places = [*ROOT.glob("scripts/*"), *ROOT.glob("bench/*.py"), *ROOT.glob("tests/fixtures/*")]
+    places += [ROOT / ".ci" / "run", ROOT / "serverless.yml", ROOT / "Dockerfile"]
+    places += [*ROOT.glob(".github/workflows/*"), *ROOT.glob("tests/test_*.py")]
+    places.remove(Path(__file__))  # the misspelt examples above
+    used = {n for p in places for n in re.findall(r"AIOPS_[A-Z0-9_]+", p.read_text())}
+    assert {"AIOPS_MONGOECO_PYTHON", "AIOPS_LLM_TIMEOUT_S"} <= used
+    assert unknown_settings(dict.fromkeys(used, "x")) == []
+
+
+def test_the_start_warns_and_still_makes_the_app(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIOPS_MAX_INSTANCE", "5")
+    app = routes.start()
+    app.close()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    [named] = [line for line in lines if "AIOPS_MAX_INSTANCE " in line["message"]]
+    assert named["severity"] == "WARNING" and named["logger"] == "aiops.start"
+    assert named["message"].endswith("did you mean AIOPS_MAX_INSTANCES?")
 
 
 def readme_allowed() -> dict[str, str]:
     """The "allowed" column of README's settings table, by variable."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Settings", 1)[1].split("\n\n", 2)[1]
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| `")]
     return {cells[0].strip("| `"): cells[2] for cells in rows}

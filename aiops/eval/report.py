@@ -1,7 +1,9 @@
 """The evaluation's outputs: the JSON report (every constraint of every turn of every run, the
 metrics, and what was evaluated) and the table printed at the end.
 
-Neither ever holds the API key: `scrubbed` removes it from anything written, as a last guard.
+Neither ever holds the API key: `scrubbed` removes it from anything written, as a last guard,
+by the service's own rule (aiops.secret_values: a key shorter than 16 characters, such as a
+local server's `EMPTY`, is no secret and left as it is).
 """
 
 from __future__ import annotations
