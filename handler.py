@@ -86,8 +86,12 @@ def _bounded_body(environ: dict[str, Any], limit: int) -> bytes | None:
 
 
 class _ThenClose:
-    """An answer's body that closes the connection once it is sent, so that the server does
-    not read the rest of a body nobody will use (gunicorn would, to keep the connection)."""
+    """An answer's body after which the connection ends: once the answer is sent, the write
+    side is shut (the client reads the answer, then end of stream) and gunicorn, finding the
+    unread body, drains at most 64 KiB of it and closes; the kernel then resets the connection,
+    so the client's upload stops there. Only the write side: shutting the read side too stops
+    the kernel from reopening the receive window, and a socket closed with an empty queue and
+    a zero window waits out the FIN-WAIT-2 timeout (60 s) while the client's send blocks."""
 
     def __init__(self, chunks: Iterable[bytes], environ: dict[str, Any]) -> None:
         self.chunks = chunks
@@ -103,7 +107,7 @@ class _ThenClose:
         sock = self.environ.get("gunicorn.socket")
         if sock is not None:
             with contextlib.suppress(OSError):  # the client is gone already
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_WR)
 
 
 class BodyLimit:

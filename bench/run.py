@@ -105,7 +105,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "memory_requests": 300,
         "model_delay_s": 0.2,
     },
+    # A tiny end-to-end run (tests/test_bench.py): every phase and every section of the report,
+    # a handful of requests each; no untimed cold-start round, the first request's breakdown
+    # from the profiled run only, the CPU profile of AIops only, the recogniser's phrasings
+    # timed once.
     "smoke": {
+        "cold_warmup": False,
+        "cold_breakdowns": 0,
+        "profile_targets": ["aiops"],
+        "recogniser_repeat": 1,
         "warmup": 2,
         "overhead_rounds": 2,
         "overhead_requests": 3,
@@ -394,7 +402,7 @@ def phase_instant(bench: Bench, floor: Server) -> dict[str, Any]:
         return median([ratio(r[a][at], r[b][at]) for r in rounds])
 
     return {
-        "recogniser": recogniser_cost(),
+        "recogniser": recogniser_cost(cfg.get("recogniser_repeat", 5)),
         "in_process": paths_in_process(bench, cfg["inprocess_requests"] * 2),
         "what": f"POST /gen continuing the same conversation: {INSTANT_EDIT!r} (instant path) and "
         f"{scenario.CONVERSATION[1][0]!r} (model path, scripted model answering at once), on one "
@@ -599,7 +607,11 @@ def phase_inprocess(bench: Bench) -> dict[str, Any]:
     }
     profile: dict[str, Any] = {"wall": raw.get("profile")}
     if cfg["profile_requests"]:
+        targets = cfg.get("profile_targets", ["aiops", "floor"])
         for target, key in (("aiops", "cpu"), ("floor", "cpu_floor")):
+            if target not in targets:
+                profile[key] = {"skipped": "not among this run's profile targets (--smoke)"}
+                continue
             try:
                 profile[key] = cpu_profile(bench, target)
             except Exception as error:
@@ -670,8 +682,8 @@ def phase_cold_start(bench: Bench) -> dict[str, Any]:
     names = ("aiops", "bare", "floor")
     times: dict[str, list[float]] = {name: [] for name in names}
     listen: dict[str, list[float]] = {name: [] for name in names}
-    for name in names:  # untimed: byte code compiled and cached, files in the page cache
-        cold_start_once(bench, name)
+    for name in names if cfg.get("cold_warmup", True) else ():
+        cold_start_once(bench, name)  # untimed: byte code compiled and cached, files in cache
     for index in range(cfg["cold_rounds"]):
         order = names if index % 2 == 0 else tuple(reversed(names))
         for name in order:
@@ -696,7 +708,8 @@ def phase_cold_start(bench: Bench) -> dict[str, Any]:
         }
         for name, runs in imports.items()
     }
-    breakdowns = [run_inprocess(bench, "cold") for _ in range(cfg["cold_rounds"])]
+    plain_runs = cfg.get("cold_breakdowns", cfg["cold_rounds"])
+    breakdowns = [run_inprocess(bench, "cold") for _ in range(plain_runs)]
     breakdowns.append(run_inprocess(bench, "cold", profile_first=True))
     first = {name: median(values) for name, values in times.items()}
     cold_ratio = ratio(first["aiops"], first["bare"])

@@ -1,6 +1,7 @@
-"""The performance bench (bench/run.py) runs end to end in its tiny configuration and writes its
-report. No timing is asserted: the figures depend on the machine; this only keeps the bench
-working as the service changes.
+"""The performance bench (bench/run.py) runs end to end in its tiny configuration (`--smoke`: a
+handful of requests per phase, see bench/README.md) and writes its report with every section.
+No timing is asserted: the figures depend on the machine; this only keeps the bench working as
+the service changes.
 """
 
 from __future__ import annotations
@@ -59,4 +60,7 @@ def test_the_bench_runs_end_to_end_and_writes_its_report(tmp_path: Path) -> None
     summary = (tmp_path / "latest.md").read_text()
     assert "## 1. Overhead" in summary and "## 5. Throughput" in summary
     assert "## 6. Instant edits" in summary
+    for section in ("## 2. Round trips", "## 3. Cold start", "## 4. Tokens", "## Profile"):
+        assert section in summary, section
+    assert report["inprocess"]["profile"]["cpu"]["requests"] > 0
     assert "## 1. Overhead" in done.stdout

@@ -164,7 +164,7 @@ def test_store_down(model: Any, dead_mongo_uri: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_load_300_requests_at_concurrency_16(
+def test_load_96_requests_at_concurrency_16(
     model: Any, mongo_uri: str, mongo_db_name: str, mongo_client: Any, tmp_path: Path
 ) -> None:
     answer = json.dumps({"changes": {"memory": "128M"}, "reply": "ok", "questions": []})
@@ -176,17 +176,19 @@ def test_load_300_requests_at_concurrency_16(
     env = mongo_env(model, mongo_uri, mongo_db_name)
     server = start_live_server(env, tmp_path / "load.log")
     payload = {**FIRST["request"], "openai_token": FAKE_KEY}
+    total = 96  # 6 per client: the bench (§5) measures throughput, this only that all succeed
     try:
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=16) as pool:
-            results = list(pool.map(lambda _: call(server, payload), range(300)))
+            results = list(pool.map(lambda _: call(server, payload), range(total)))
         elapsed = time.monotonic() - started
     finally:
         server.stop()
     statuses = [status for status, _, _ in results]
-    assert statuses == [200] * 300
+    assert statuses == [200] * total
     ids = {answer["MessageId"] for _, answer, _ in results}
-    assert len(ids) == 300
+    assert len(ids) == total
     stored = mongo_client[mongo_db_name]["messages"].count_documents({"_id": {"$in": list(ids)}})
-    assert stored == 300
-    print(f"\nload: 300 requests, concurrency 16, 50 ms model: {300 / elapsed:.1f} req/s")
+    assert stored == total
+    assert model.most_in_flight > 1, "the service never had two model calls open at once"
+    print(f"\nload: {total} requests, concurrency 16, 50 ms model: {total / elapsed:.1f} req/s")

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from tests.fixtures.osls import one_packaging
+
 pytestmark = pytest.mark.slow  # builds or packages: left out of the edit loop (-m "not slow")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +78,8 @@ def _yaml(path: Path) -> Any:
 @pytest.fixture(scope="module")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("osls-package")
-    _run("bash", str(CHECK), "package", env={**CHECK_ENV, "AIOPS_PACKAGE_DIR": str(out)})
+    with one_packaging():
+        _run("bash", str(CHECK), "package", env={**CHECK_ENV, "AIOPS_PACKAGE_DIR": str(out)})
     return out
 
 
@@ -458,14 +461,15 @@ def test_packaging_without_python_3_12_says_what_to_install(
         python = str(fake)
     env = {**os.environ, "AIOPS_LAMBDA_PYTHON": python, "SLS_TELEMETRY_DISABLED": "1"}
     command = ["npx", "--no-install", "osls", "package", "--stage", "ci", "--package"]
-    done = subprocess.run(
-        [*command, str(tmp_path / "out")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with one_packaging():
+        done = subprocess.run(
+            [*command, str(tmp_path / "out")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert says in output and "AIOPS_LAMBDA_PYTHON" in output, output[-2000:]

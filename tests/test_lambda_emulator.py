@@ -27,6 +27,7 @@ import pytest
 
 from tests.fixtures.app import FAKE_KEY, ROOT, free_port
 from tests.fixtures.model_server import Scripted, ScriptedModel
+from tests.fixtures.osls import one_packaging
 from tests.test_lambda import EXAMPLES, REPLY, USAGE, load, matches
 
 pytestmark = pytest.mark.slow  # builds or packages: left out of the edit loop (-m "not slow")
@@ -43,10 +44,11 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("osls-package-native")
     arch = ARCH.get(platform.machine(), platform.machine())
     env = {**os.environ, "AIOPS_PACKAGE_DIR": str(out), "AIOPS_LAMBDA_ARCH": arch}
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "check_deploy.sh"), "package"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    with one_packaging():
+        done = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "check_deploy.sh"), "package"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
     if done.returncode != 0:
         pytest.fail(f"packaging failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return out

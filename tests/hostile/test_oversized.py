@@ -1,6 +1,8 @@
 """Oversized bodies against the real server (functions-framework under gunicorn, as in the
-container): the 413 goes out after at most the limit was read, and the worker's memory does
-not grow with the upload. Measured from /proc (the worker's peak resident size), not timed.
+container): the 413 goes out after at most the limit was read, the server then ends the
+connection (the client's upload is cut off, not read to its end), and the worker's memory does
+not grow with the upload. Measured from /proc (the worker's peak resident size) and by counting
+the bytes the client got to send, not timed.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,14 @@ UPLOAD_BYTES = 200 * 1024 * 1024
 # Far below what buffering the upload costs (~150-200 MiB before the middleware), far above
 # what a request costs the worker.
 MAX_GROWTH_KIB = 16 * 1024
+# What the client gets to send before the server ends the connection: the limit, what the
+# server drains before closing (64 KiB) and the two kernels' socket buffers (a few MiB on
+# loopback); far below the upload.
+MAX_SENT_BYTES = 32 * 1024 * 1024
+# How long a blocked send or read waits: a hang detector, not a measure (a fixed server cuts
+# the upload off in milliseconds); shorter than the kernel's FIN-WAIT-2 timeout (60 s), which
+# would end a stalled connection by itself and hide the stall.
+SEND_TIMEOUT_S = 30
 _FRAME = 64 * 1024
 
 
@@ -48,30 +59,47 @@ def peak_kib(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc")
 
 
-def upload(server: LiveServer, head: bytes, frames: Iterator[bytes]) -> bytes:
-    """Send `head`, then `frames` until they end or the server closes; the answer's bytes."""
+@dataclass
+class Upload:
+    answer: bytes  # every byte the server sent until it ended the connection
+    sent: int  # the bytes of `frames` the client got to send
+    ended: bool  # the server ended the connection (end of stream or reset) before the timeout
+    cut_off: bool  # the client's send failed: the server closed with the upload unread
+
+
+def upload(server: LiveServer, head: bytes, frames: Iterator[bytes]) -> Upload:
+    """Send `head`, then `frames` until they end or the server closes, reading all the while."""
     port = int(server.url.rsplit(":", 1)[1])
-    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=SEND_TIMEOUT_S)
     answer = bytearray()
+    ended = threading.Event()
 
     def read() -> None:
         try:
             while chunk := sock.recv(65536):
                 answer.extend(chunk)
+            ended.set()  # end of stream: the server shut its side after the answer
+        except TimeoutError:
+            pass  # the server kept the connection open: `ended` stays unset
         except OSError:
-            pass  # reset after the answer: the server closed with the upload unread
+            ended.set()  # reset after the answer: the server closed with the upload unread
 
     reader = threading.Thread(target=read)
     reader.start()
+    sent = 0
+    cut_off = False
     try:
         sock.sendall(head)
         for frame in frames:
             sock.sendall(frame)
+            sent += len(frame)
+    except TimeoutError:
+        pass  # the send blocked: the server neither read nor closed (not cut off)
     except OSError:
-        pass  # the server stopped reading: what this test wants
-    reader.join(60)
+        cut_off = True  # reset or broken pipe: the server closed without reading the rest
+    reader.join(SEND_TIMEOUT_S)
     sock.close()
-    return bytes(answer)
+    return Upload(bytes(answer), sent, ended.is_set(), cut_off)
 
 
 def chunked(total: int) -> Iterator[bytes]:
@@ -113,23 +141,27 @@ def test_a_200_mb_upload_is_answered_without_growing_the_worker(
     start = b"POST %s HTTP/1.1\r\nHost: t\r\n" % path.encode()
     if framing == "chunked":
         head = start + b"Transfer-Encoding: chunked\r\n\r\n"
-        answer = upload(upload_server, head, chunked(UPLOAD_BYTES))
+        sent = upload(upload_server, head, chunked(UPLOAD_BYTES))
     else:
         head = start + b"Content-Length: %d\r\n\r\n" % UPLOAD_BYTES
-        answer = upload(upload_server, head, plain(UPLOAD_BYTES))
-    assert_answer(answer, status, code)
+        sent = upload(upload_server, head, plain(UPLOAD_BYTES))
+    assert_answer(sent.answer, status, code)
     growth = peak_kib(pid) - before
     print(
-        f"{framing} {path}: worker peak RSS grew {growth} KiB on a {UPLOAD_BYTES >> 20} MiB upload"
+        f"{framing} {path}: worker peak RSS grew {growth} KiB on a {UPLOAD_BYTES >> 20} MiB"
+        f" upload; the client got {sent.sent >> 10} KiB sent"
     )
     assert growth < MAX_GROWTH_KIB
+    assert sent.ended, "the server kept the connection after its answer"
+    assert sent.cut_off, "the upload was not cut off: the server read it or stalled it"
+    assert sent.sent < MAX_SENT_BYTES
     assert "Traceback" not in upload_server.output()
 
 
 def test_the_server_still_serves_after_an_oversized_upload(upload_server: LiveServer) -> None:
     head = b"POST /gen HTTP/1.1\r\nHost: t\r\nContent-Length: 70000\r\n\r\n"
-    assert_413(upload(upload_server, head, plain(70000)))
+    assert_413(upload(upload_server, head, plain(70000)).answer)
     health = upload(
         upload_server, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", iter(())
     )
-    assert health.startswith(b"HTTP/1.1 200")
+    assert health.answer.startswith(b"HTTP/1.1 200")
