@@ -153,6 +153,12 @@ def fuzz_server(
     _model_server.reset()
 
 
+# Undeclared headers schemathesis may invent that gunicorn answers itself, before our code
+# (README "Secrets and limits": its own 417 for an Expect it cannot meet, 400 for a framing it
+# refuses): not the service's answers, so not the document's.
+SERVER_OWN_HEADERS = frozenset({"expect", "transfer-encoding"})
+
+
 @SCHEMA.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
@@ -160,6 +166,8 @@ def fuzz_server(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_the_server_answers_as_documented(case: Any, fuzz_server: LiveServer) -> None:
+    for name in [n for n in case.headers or {} if n.lower() in SERVER_OWN_HEADERS]:
+        del case.headers[name]
     response = case.call_and_validate(base_url=fuzz_server.url, timeout=10)
     if response.status_code == 200 and case.method == "POST":
         dialect = case.body.get("form") if isinstance(case.body, dict) else None
