@@ -19,7 +19,7 @@ from pymongo.errors import PyMongoError
 
 from tests.fixtures.app import FAKE_KEY, LiveServer, start_live_server
 from tests.fixtures.model_server import Scripted
-from tests.test_e2e import EXAMPLES, call
+from tests.test_e2e import EXAMPLES
 
 FIRST = EXAMPLES["simple_deploy"]
 FOLLOW_UP = EXAMPLES["multi_turn_followup"]
@@ -60,7 +60,7 @@ def server(model: Any, server_on_mongodb: LiveServer) -> LiveServer:
 
 def first_turn(server: LiveServer, model: Any, key: str = FAKE_KEY) -> dict[str, Any]:
     model.reply(FIRST["raw_model_output"])
-    status, answer, _ = call(server, {**FIRST["request"], "openai_token": key})
+    status, answer, _ = server.post({**FIRST["request"], "openai_token": key})
     assert status == 200, answer
     return answer
 
@@ -79,7 +79,7 @@ def follow_up(
 def test_the_original_two_turn_example(server: LiveServer, model: Any) -> None:
     first = first_turn(server, model)
     model.reply(FOLLOW_UP["raw_model_output"])  # '{"cpu": 0.5, "memory": "512M",}'
-    status, second, _ = call(server, follow_up(first))
+    status, second, _ = server.post(follow_up(first))
 
     assert status == 200, second
     before, after = json.loads(first["GenParamsStr"]), json.loads(second["GenParamsStr"])
@@ -103,13 +103,13 @@ def test_two_requests_with_the_same_parent_make_two_branches(
 ) -> None:
     first = first_turn(server, model)
     model.reply('{"changes": {"instance": 2}}', '{"changes": {"instance": 3}}')
-    _, two, _ = call(server, follow_up(first, "两个实例"))
-    _, three, _ = call(server, follow_up(first, "三个实例"))
+    _, two, _ = server.post(follow_up(first, "两个实例"))
+    _, three, _ = server.post(follow_up(first, "三个实例"))
     assert json.loads(two["GenParamsStr"])["instance"] == 2
     assert json.loads(three["GenParamsStr"])["instance"] == 3
 
     model.reply('{"changes": {}}')
-    status, _, _ = call(server, follow_up(three, "好的"))
+    status, _, _ = server.post(follow_up(three, "好的"))
     assert status == 200
     said = [m["content"] for m in model.completions[-1]["messages"] if m["role"] == "user"]
     assert "三个实例" in said and "两个实例" not in said
@@ -117,9 +117,9 @@ def test_two_requests_with_the_same_parent_make_two_branches(
 
 def test_another_key_cannot_continue_a_conversation(server: LiveServer, model: Any) -> None:
     first = first_turn(server, model)
-    status, answer, _ = call(server, follow_up(first, key="sk-test-someone-else-0000000000"))
+    status, answer, _ = server.post(follow_up(first, key="sk-test-someone-else-0000000000"))
     assert status == 404 and answer["code"] == "conversation_not_found"
-    status, unknown, _ = call(server, {**follow_up(first), "parent_message_id": str(uuid.uuid4())})
+    status, unknown, _ = server.post({**follow_up(first), "parent_message_id": str(uuid.uuid4())})
     assert (status, unknown) == (404, answer)  # exactly like an unknown id
     assert len(model.completions) == 1
 
@@ -136,7 +136,7 @@ def test_history_survives_a_restart_of_the_service(
     after = start_live_server(env, tmp_path / "after.log")
     try:
         model.reply(FOLLOW_UP["raw_model_output"])
-        status, second, _ = call(after, follow_up(first))
+        status, second, _ = after.post(follow_up(first))
     finally:
         after.stop()
     assert status == 200, second
@@ -147,8 +147,7 @@ def test_store_down(model: Any, dead_mongo_uri: str, tmp_path: Path) -> None:
     server = start_live_server(mongo_env(model, dead_mongo_uri, "aiops"), tmp_path / "down.log")
     try:
         started = time.monotonic()
-        status, answer, _ = call(
-            server,
+        status, answer, _ = server.post(
             {**FIRST["request"], "openai_token": FAKE_KEY, "parent_message_id": str(uuid.uuid4())},
         )
         read_seconds = time.monotonic() - started
@@ -180,7 +179,7 @@ def test_load_96_requests_at_concurrency_16(
     try:
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=16) as pool:
-            results = list(pool.map(lambda _: call(server, payload), range(total)))
+            results = list(pool.map(lambda _: server.post(payload), range(total)))
         elapsed = time.monotonic() - started
     finally:
         server.stop()

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app import FAKE_KEY, START_FORM, LiveServer
+from tests.fixtures.app import FAKE_KEY, FORM_FIELDS, START_FORM, LiveServer
 from tests.fixtures.model_server import Scripted
 from tests.test_dialects import FULL_LAUNCHPAD, network, v2_document
-from tests.test_e2e import call
 
 MINIO = "minio/minio:RELEASE.2025-04-22T22-12-26Z"
 NAME_12 = re.compile(r"[a-z]{12}")
@@ -80,20 +79,7 @@ def test_the_default_dialect_is_the_flat_form_with_the_flat_prompt(client: Any, 
     model.reply(json.dumps({"changes": {"instance": 2}, "reply": "ok"}))
     named = ok(client, START_FORM, "aiops")
     for answer in (plain, named):
-        assert list(json.loads(answer["GenParamsStr"]))[:12] == [
-            "app_name",
-            "image_name",
-            "instance",
-            "cpu",
-            "memory",
-            "container_port",
-            "public_access",
-            "command",
-            "parameters",
-            "environment",
-            "configmap",
-            "storage",
-        ]
+        assert tuple(json.loads(answer["GenParamsStr"]))[:12] == FORM_FIELDS
         assert answer["Changes"]["instance"] == 2
     schema = model.completions[-1]["response_format"]["json_schema"]["schema"]
     enum = schema["properties"]["changes"]["items"]["properties"]["field"]["enum"]
@@ -163,7 +149,7 @@ def test_a_request_that_changes_nothing_gives_the_form_back_equal(
 def test_fresh_minio_in_the_aiops_dialect(live_server: LiveServer, model: Any) -> None:
     model.reply(json.dumps({"changes": {**MINIO_CHANGES, "container_port": 9000}}))
     payload = {"user_input": "部署 minio", "openai_token": FAKE_KEY, "params": START_FORM}
-    status, answer, _ = call(live_server, payload)
+    status, answer, _ = live_server.post(payload)
     assert status == 200, answer
     form = json.loads(answer["GenParamsStr"])
     assert form["container_port"] == 9000 and form["public_access"] is False
@@ -178,7 +164,7 @@ def test_fresh_minio_in_the_launchpad_dialect(live_server: LiveServer, model: An
         "form": "launchpad",
         "params": LAUNCHPAD_PAGE,
     }
-    status, answer, _ = call(live_server, payload)
+    status, answer, _ = live_server.post(payload)
     assert status == 200, answer
     document = json.loads(answer["GenParamsStr"])
     api, console = document["networks"]  # every port of the image, from the catalogue
@@ -219,7 +205,7 @@ def test_fresh_minio_in_the_v2alpha_dialect(live_server: LiveServer, model: Any)
         "form": "sealos-v2alpha",
         "params": v2_document(name="hello-world", image={"imageName": "nginx"}),
     }
-    status, answer, _ = call(live_server, payload)
+    status, answer, _ = live_server.post(payload)
     assert status == 200, answer
     document = json.loads(answer["GenParamsStr"])
     assert document["name"] == "minio"

@@ -6,8 +6,6 @@ HTTP through the openai SDK, replaying the original service's examples
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -24,20 +22,6 @@ EXAMPLES = {
 }
 
 
-def call(server: LiveServer, payload: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-    request = urllib.request.Request(
-        server.url + "/gen",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read()), dict(answer.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read()), dict(error.headers)
-
-
 def example_request(name: str) -> dict[str, Any]:
     return {**EXAMPLES[name]["request"], "openai_token": FAKE_KEY}
 
@@ -48,7 +32,7 @@ def warning_fields(answer: dict[str, Any]) -> set[str]:
 
 def test_simple_deploy_mysql(live_server: LiveServer, model: Any) -> None:
     model.reply(EXAMPLES["simple_deploy"]["raw_model_output"])
-    status, answer, headers = call(live_server, example_request("simple_deploy"))
+    status, answer, headers = live_server.post(example_request("simple_deploy"))
 
     assert status == 200, answer
     assert headers["Content-Type"] == "application/json; charset=utf-8"
@@ -100,7 +84,7 @@ def test_simple_deploy_mysql(live_server: LiveServer, model: Any) -> None:
 
 def test_pasted_halo_docs(live_server: LiveServer, model: Any) -> None:
     model.reply(EXAMPLES["complex_deploy_pasted_docs"]["raw_model_output"])
-    status, answer, _ = call(live_server, example_request("complex_deploy_pasted_docs"))
+    status, answer, _ = live_server.post(example_request("complex_deploy_pasted_docs"))
 
     assert status == 200, answer
     form = json.loads(answer["GenParamsStr"])
@@ -157,7 +141,7 @@ def test_bad_model_output_costs_one_extra_call_and_never_500(
     live_server: LiveServer, model: Any, raw: str
 ) -> None:
     model.reply(raw, raw)
-    status, answer, _ = call(live_server, example_request("simple_deploy"))
+    status, answer, _ = live_server.post(example_request("simple_deploy"))
     assert status in (200, 502), answer
     assert len(model.completions) == 2
     if status == 502:
@@ -173,7 +157,7 @@ def test_the_re_ask_carries_only_the_remaining_errors(live_server: LiveServer, m
         '{"changes": {"image_name": "redis:7.2", "container_port": 0, "memory": "256M"}}',
         '{"changes": {"container_port": 6379}, "reply": "Fixed the port.", "questions": []}',
     )
-    status, answer, _ = call(live_server, example_request("simple_deploy"))
+    status, answer, _ = live_server.post(example_request("simple_deploy"))
     assert status == 200, answer
     form = json.loads(answer["GenParamsStr"])
     assert (form["image_name"], form["container_port"], form["memory"]) == (

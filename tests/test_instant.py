@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -44,23 +42,9 @@ def scripted(_model_server: ScriptedModel) -> ScriptedModel:
     return _model_server
 
 
-def post(server: LiveServer, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        server.url + "/gen",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def generate(server: LiveServer, user: str, form: dict[str, Any], **extra: Any) -> dict[str, Any]:
     payload = {"user_input": user, "openai_token": FAKE_KEY, "params": form, **extra}
-    status, answer = post(server, payload)
+    status, answer, _ = server.post(payload)
     assert status == 200, answer
     return answer
 
@@ -171,13 +155,13 @@ def test_an_unknown_parent_is_refused_even_for_an_instant_edit(
         "params": FORMS["api"],
         "parent_message_id": "no-such-turn",
     }
-    status, answer = post(server, payload)
+    status, answer, _ = server.post(payload)
     assert status == 404 and answer["code"] == "conversation_not_found"
     assert scripted.requests == []
 
 
 def test_the_key_is_still_required(server: LiveServer, scripted: ScriptedModel) -> None:
-    status, answer = post(server, {"user_input": "把内存调到2G", "params": FORMS["api"]})
+    status, answer, _ = server.post({"user_input": "把内存调到2G", "params": FORMS["api"]})
     assert status == 401 and answer["code"] == "missing_token"
 
 

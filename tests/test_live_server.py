@@ -6,7 +6,6 @@ scripted model for every test.)
 
 from __future__ import annotations
 
-import json
 import urllib.request
 import uuid
 from typing import Any
@@ -19,14 +18,9 @@ from tests.fixtures.model_server import ScriptedModel
 
 def generate(server: LiveServer, request_id: str) -> dict[str, Any]:
     payload = {"user_input": "more memory", "openai_token": FAKE_KEY, "params": START_FORM}
-    request = urllib.request.Request(
-        server.url + "/gen",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", "X-Request-Id": request_id},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
+    status, answer, _ = server.post(payload, {"X-Request-Id": request_id})
+    assert status == 200, answer
+    return answer
 
 
 def test_a_view_reads_the_log_from_where_it_began(

@@ -524,23 +524,6 @@ def server(shared_live_server: LiveServer) -> LiveServer:
     return shared_live_server.since_now()
 
 
-def post(server: LiveServer, payload: dict[str, Any], headers: dict[str, str]) -> Any:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(
-        server.url + "/gen",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", **headers},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 REPRESENTATIVE = ["rounded_up", "generated_secret", "catalog_port_mismatch", "kept_previous_value"]
 
 
@@ -562,7 +545,7 @@ def test_warnings_over_real_http(
     if case.second_answer is not None:
         model.reply(answer(case.second_answer))
     payload = {"user_input": user_input, "openai_token": FAKE_KEY, "params": FORM}
-    status, answered = post(server, payload, header)
+    status, answered, _ = server.post(payload, header)
     assert status == 200, answered
     [message] = [w["message"] for w in answered["Warnings"] if w["code"] == code]
     assert (case.en if lang == "en" else case.zh) in message
@@ -570,7 +553,7 @@ def test_warnings_over_real_http(
 
 def test_an_error_over_real_http_follows_accept_language(server: LiveServer) -> None:
     payload = {"user_input": "deploy mysql", "params": FORM}
-    assert post(server, payload, {"Accept-Language": "zh"}) == (
+    assert server.post(payload, {"Accept-Language": "zh"})[:2] == (
         401,
         {
             "error": "缺少 API 密钥：请在请求体中发送 openai_token，"

@@ -14,23 +14,7 @@ from hypothesis import strategies as st
 
 from aiops import reply as reply_module
 from aiops.reply import ModelReply, UnreadableReply, parse_reply
-
-# The form's fields (README "The API"), spelled out so that these tests stand apart from
-# aiops/form.py.
-FIELDS = (
-    "app_name",
-    "image_name",
-    "instance",
-    "cpu",
-    "memory",
-    "container_port",
-    "public_access",
-    "command",
-    "parameters",
-    "environment",
-    "configmap",
-    "storage",
-)
+from tests.fixtures.app import FORM_FIELDS
 
 
 @dataclass(frozen=True)
@@ -586,9 +570,9 @@ CORPUS = [
 def test_corpus(text: str, expected: ModelReply | Rejected) -> None:
     if isinstance(expected, Rejected):
         with pytest.raises(UnreadableReply, match=expected.says):
-            parse_reply(text, FIELDS)
+            parse_reply(text, FORM_FIELDS)
     else:
-        assert parse_reply(text, FIELDS) == expected
+        assert parse_reply(text, FORM_FIELDS) == expected
 
 
 def test_corpus_is_large_enough() -> None:
@@ -612,7 +596,7 @@ def test_original_examples_match_the_literals() -> None:
 )
 def test_a_rejection_says_why_in_one_short_sentence(text: str) -> None:
     with pytest.raises(UnreadableReply) as caught:
-        parse_reply(text, FIELDS)
+        parse_reply(text, FORM_FIELDS)
     message = str(caught.value)
     assert len(message) < 200
     assert message.endswith(".")
@@ -622,12 +606,12 @@ def test_a_rejection_says_why_in_one_short_sentence(text: str) -> None:
 def test_a_rejection_names_only_a_few_keys() -> None:
     keys = {f"k{i}": i for i in range(50)}
     with pytest.raises(UnreadableReply, match=r'"k0", "k1", "k2", …\)\.$'):
-        parse_reply(json.dumps(keys), FIELDS)
+        parse_reply(json.dumps(keys), FORM_FIELDS)
 
 
 def test_text_that_is_not_a_string_is_unreadable() -> None:
     with pytest.raises(UnreadableReply):
-        parse_reply(b'{"cpu": 1}', FIELDS)  # type: ignore[arg-type]
+        parse_reply(b'{"cpu": 1}', FORM_FIELDS)  # type: ignore[arg-type]
 
 
 # --- choosing between objects -------------------------------------------------------------------
@@ -635,53 +619,53 @@ def test_text_that_is_not_a_string_is_unreadable() -> None:
 
 def test_a_wrapper_beats_a_form_object_with_more_fields() -> None:
     text = '{"app_name": "a", "image_name": "b", "cpu": 1} and {"changes": {"cpu": 2}}'
-    assert parse_reply(text, FIELDS) == wrapper({"cpu": 2})
+    assert parse_reply(text, FORM_FIELDS) == wrapper({"cpu": 2})
 
 
 def test_the_object_with_most_form_fields_wins() -> None:
     text = 'Before: {"cpu": 1, "memory": "1G"}. After: {"cpu": 2}.'
-    assert parse_reply(text, FIELDS) == form({"cpu": 1, "memory": "1G"})
+    assert parse_reply(text, FORM_FIELDS) == form({"cpu": 1, "memory": "1G"})
 
 
 def test_of_equal_objects_the_later_wins() -> None:
     text = 'Draft: {"cpu": 1}\nFinal: {"cpu": 2}'
-    assert parse_reply(text, FIELDS) == form({"cpu": 2})
+    assert parse_reply(text, FORM_FIELDS) == form({"cpu": 2})
 
 
 def test_a_complete_object_beats_a_cut_off_copy() -> None:
     text = '{"changes": {"cpu": 2}, "reply": "ok"}\n{"changes": {"cpu": 3}, "reply": "o'
-    assert parse_reply(text, FIELDS) == wrapper({"cpu": 2}, "ok")
+    assert parse_reply(text, FORM_FIELDS) == wrapper({"cpu": 2}, "ok")
 
 
 def test_objects_in_reasoning_are_ignored() -> None:
     text = '<think>{"changes": {"cpu": 8, "memory": "16G"}}</think>{"cpu": 1}'
-    assert parse_reply(text, FIELDS) == form({"cpu": 1})
+    assert parse_reply(text, FORM_FIELDS) == form({"cpu": 1})
 
 
 def test_an_object_missing_its_last_brace_inside_a_closed_fence_keeps_every_member() -> None:
     text = '```json\n{"changes": {"cpu": 1}, "reply": "Done."\n```\nHope this helps!'
-    assert parse_reply(text, FIELDS) == wrapper({"cpu": 1}, "Done.")
+    assert parse_reply(text, FORM_FIELDS) == wrapper({"cpu": 1}, "Done.")
 
 
 def test_a_stray_brace_in_prose_does_not_hide_the_answer() -> None:
     text = 'Use a `{` to open an object. Answer: {"changes": {"cpu": 1}}'
-    assert parse_reply(text, FIELDS) == wrapper({"cpu": 1})
+    assert parse_reply(text, FORM_FIELDS) == wrapper({"cpu": 1})
 
 
 def test_form_field_keys_in_another_case_get_their_own_spelling() -> None:
-    assert parse_reply('{"Image_Name": "redis", "CPU": 1}', FIELDS) == form(
+    assert parse_reply('{"Image_Name": "redis", "CPU": 1}', FORM_FIELDS) == form(
         {"image_name": "redis", "cpu": 1}
     )
 
 
 def test_the_exact_spelling_wins_over_another_case() -> None:
     text = '{"changes": {"cpu": 1}, "Changes": {"cpu": 2}}'
-    assert parse_reply(text, FIELDS) == wrapper({"cpu": 1})
+    assert parse_reply(text, FORM_FIELDS) == wrapper({"cpu": 1})
 
 
 def test_a_reply_given_as_a_list_is_joined() -> None:
     text = '{"changes": {}, "reply": ["Nothing to change.", "All set."]}'
-    assert parse_reply(text, FIELDS) == wrapper({}, "Nothing to change. All set.")
+    assert parse_reply(text, FORM_FIELDS) == wrapper({}, "Nothing to change. All set.")
 
 
 def test_form_fields_are_any_collection() -> None:
@@ -697,7 +681,7 @@ def test_strict_json_is_decoded_once_without_scanning(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(reply_module, "_reply_found_in", no_scan)
     monkeypatch.setattr(reply_module.json_repair, "loads", no_scan)
-    assert parse_reply(STRICT_WRAPPER_EN, FIELDS).changes["container_port"] == 6379
+    assert parse_reply(STRICT_WRAPPER_EN, FORM_FIELDS).changes["container_port"] == 6379
 
 
 def _big_answer(size: int) -> str:
@@ -744,31 +728,31 @@ def test_a_64_kib_answer_never_reaches_json_repair_whole(
 
     monkeypatch.setattr(reply_module.json_repair, "loads", spy)
     with contextlib.suppress(UnreadableReply):
-        parse_reply(text, FIELDS)
+        parse_reply(text, FORM_FIELDS)
     assert all(size <= 8 * 1024 for size in seen)
     assert sum(seen) <= 16 * 1024
 
 
 def test_a_big_answer_with_a_trailing_comma_is_read_whole() -> None:
     text = _big_answer(64 * 1024)
-    assert parse_reply(text[:-1] + ",}", FIELDS) == parse_reply(text, FIELDS)
+    assert parse_reply(text[:-1] + ",}", FORM_FIELDS) == parse_reply(text, FORM_FIELDS)
 
 
 def test_a_big_answer_in_python_style_is_read_whole() -> None:
     text = _big_answer(64 * 1024)
     python_style = text.replace('"', "'").replace("'changes'", "changes")
-    assert parse_reply(python_style, FIELDS) == parse_reply(text, FIELDS)
+    assert parse_reply(python_style, FORM_FIELDS) == parse_reply(text, FORM_FIELDS)
 
 
 def test_json_repair_reads_what_the_clean_up_cannot() -> None:
     text = '{"cpu": 1 "memory": "1G" "reply": "it"s done"}'  # missing commas, a stray quote
-    assert parse_reply(text, FIELDS).changes == {"cpu": 1, "memory": "1G"}
+    assert parse_reply(text, FORM_FIELDS).changes == {"cpu": 1, "memory": "1G"}
 
 
 def test_a_big_answer_only_json_repair_could_read_is_refused_rather_than_slow() -> None:
     items = ", ".join(f'{{"name": "V{i}" "value": "x"}}' for i in range(400))  # no commas
     with pytest.raises(UnreadableReply):
-        parse_reply('{"changes": {"environment": [' + items + "]}}", FIELDS)
+        parse_reply('{"changes": {"environment": [' + items + "]}}", FORM_FIELDS)
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -782,14 +766,14 @@ FORM_VALUES = st.one_of(
     st.text(max_size=20),
     st.lists(st.fixed_dictionaries({"name": st.text(max_size=8), "value": st.text(max_size=8)})),
 )
-FORM_OBJECTS = st.dictionaries(st.sampled_from(FIELDS), FORM_VALUES, min_size=1)
+FORM_OBJECTS = st.dictionaries(st.sampled_from(FORM_FIELDS), FORM_VALUES, min_size=1)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(), JSONISH))
 def test_any_text_gives_a_reply_or_unreadable(text: str) -> None:
     try:
-        result = parse_reply(text, FIELDS)
+        result = parse_reply(text, FORM_FIELDS)
     except UnreadableReply as exc:
         assert str(exc)
     else:
@@ -807,7 +791,7 @@ def test_a_strict_wrapper_reads_back_exactly(
 ) -> None:
     text = json.dumps({"changes": changes, "reply": reply, "questions": questions})
     expected_questions = [q.strip() for q in questions if q.strip()]
-    assert parse_reply(text, FIELDS) == wrapper(changes, reply.strip(), expected_questions)
+    assert parse_reply(text, FORM_FIELDS) == wrapper(changes, reply.strip(), expected_questions)
 
 
 @settings(max_examples=200, deadline=None)
@@ -816,7 +800,7 @@ def test_a_form_object_reads_back_exactly_with_anything_before_it(
     obj: dict[str, Any], before: str
 ) -> None:
     text = before + json.dumps(obj, ensure_ascii=False, indent=1)
-    assert parse_reply(text, FIELDS) == form(obj)
+    assert parse_reply(text, FORM_FIELDS) == form(obj)
 
 
 @settings(max_examples=200, deadline=None)
@@ -827,7 +811,7 @@ def test_any_cut_of_an_answer_gives_a_reply_or_unreadable(
     text = json.dumps({"changes": changes, "reply": "done", "questions": []})
     cut = text[: data.draw(st.integers(0, len(text)))]
     try:
-        result = parse_reply(cut, FIELDS)
+        result = parse_reply(cut, FORM_FIELDS)
     except UnreadableReply:
         return
     assert set(result.changes) <= set(changes)
@@ -851,20 +835,20 @@ _LIST_START = '{"changes":[{"field":"cpu","value":2},'
     ids=["mid-number", "mid-string", "mid-key", "mid-field", "after-comma", "after-item"],
 )
 def test_a_cut_off_list_of_changes_keeps_its_complete_items(cut: str) -> None:
-    assert parse_reply(cut, FIELDS) == wrapper({"cpu": 2})
+    assert parse_reply(cut, FORM_FIELDS) == wrapper({"cpu": 2})
 
 
 def test_a_cut_off_list_keeps_a_closed_last_item() -> None:
     cut = _LIST_START + '{"field":"container_port","value":5432}'
-    assert parse_reply(cut, FIELDS) == wrapper({"cpu": 2, "container_port": 5432})
+    assert parse_reply(cut, FORM_FIELDS) == wrapper({"cpu": 2, "container_port": 5432})
 
 
 def test_a_complete_list_with_a_bad_item_is_still_unreadable() -> None:
     complete = _LIST_START + '{"field":"memory"}], "reply": "", "questions": []}'
     with pytest.raises(UnreadableReply, match="items are not"):
-        parse_reply(complete, FIELDS)
+        parse_reply(complete, FORM_FIELDS)
 
 
 def test_a_list_cut_before_its_first_item_is_cut_off() -> None:
     with pytest.raises(UnreadableReply, match="cut off"):
-        parse_reply('{"changes":[{"field":"cpu"', FIELDS)
+        parse_reply('{"changes":[{"field":"cpu"', FORM_FIELDS)
