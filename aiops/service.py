@@ -209,12 +209,9 @@ def settle(outcome: Outcome) -> Outcome:
     return replace(outcome, warnings=outcome.warnings + kept, errors=[])
 
 
-def still_true(
-    warnings: list[Notice], before: dict[str, Any], after: dict[str, Any]
-) -> list[Notice]:
-    """The warnings about `before` that still hold for `after`: those on fields it kept (a note
-    that `nginx` has no tag is wrong once the answer's image is `mysql:8.4`)."""
-    replaced = set(changed_fields(before, after))
+def still_true(warnings: list[Notice], replaced: Collection[str]) -> list[Notice]:
+    """The warnings on fields not `replaced`: a note that `nginx` has no tag is wrong once the
+    answer's image is `mysql:8.4`."""
     return [w for w in warnings if _top_field(w.field) not in replaced]
 
 
@@ -222,7 +219,8 @@ def combined(first: Outcome, fixed: Outcome) -> Outcome:
     """The re-ask's answer over the first one: the first's warnings on fields it left alone."""
     return replace(
         fixed,
-        warnings=still_true(first.warnings, first.form, fixed.form) + fixed.warnings,
+        warnings=still_true(first.warnings, changed_fields(first.form, fixed.form))
+        + fixed.warnings,
         reply=fixed.reply or first.reply,
         questions=list(dict.fromkeys(first.questions + fixed.questions)),
     )
@@ -290,11 +288,12 @@ class Generation:
         form, generated = secret_values.replace_weak_secrets(  # 6. secrets
             form, current.form, request.user_input
         )
-        warnings = still_true(current.warnings, current.form, form) + outcome.warnings
+        answered = changed_fields(current.form, form)  # against the form the model works in
+        warnings = still_true(current.warnings, answered) + outcome.warnings
         warnings += generated + self.catalog_warnings(form)
         document, changes = self.answer_document(current, form, outcome.carry)
         # The history (what the model sees on later turns) is in the form the model works in.
-        told = changed_fields(current.form, form) if self.rich_form else changes
+        told = answered if self.rich_form else changes
         reply = outcome.reply or default_reply(request.user_input, changes)
         turn = self.new_turn(parent, key_hash, current.form, form, told, reply, model)
         warnings += self.saved(turn)  # 7. save, answer

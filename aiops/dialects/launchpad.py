@@ -87,20 +87,8 @@ def defaults() -> dict[str, Any]:
         "replicas": 1,
         "cpu": "200m",
         "memory": "256Mi",
-        "networks": [
-            {
-                "networkName": "",
-                "portName": nanoid(),
-                "port": 80,
-                "protocol": "TCP",
-                "appProtocol": "HTTP",
-                "openPublicDomain": False,
-                "openNodePort": False,
-                "publicDomain": "",
-                "customDomain": "",
-                "domain": "",
-            }
-        ],
+        # The page's default network is a new one not yet named, without a domain.
+        "networks": [{**_new_network(""), "networkName": "", "publicDomain": ""}],
         "envs": [],
         "hpa": {"use": False, "target": "cpu", "value": 50, "minReplicas": 1, "maxReplicas": 5},
         "configMapList": [],
@@ -297,6 +285,7 @@ def _transport_of(network: Mapping[str, Any]) -> str:
 
 
 def _new_network(domain: str) -> dict[str, Any]:
+    """A network the page would add for a new port (HTTP on 80 until the caller sets it)."""
     return {
         "networkName": f"network-{nanoid()}",
         "portName": nanoid(),
